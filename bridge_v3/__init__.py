@@ -1,0 +1,3 @@
+"""bridge_v3: MetaTrader 5 to PostgreSQL and Redis bridge."""
+
+__version__ = "3.0.0"

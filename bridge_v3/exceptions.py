@@ -1,0 +1,60 @@
+"""The bridge's exceptions, grouped by what the caller should do about them.
+
+Services translate third-party errors (MT5 ``last_error()`` codes, psycopg2, redis)
+into these at the boundary, always with ``raise ... from error``.
+"""
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+
+class TemporaryError(BridgeError):
+    """Something outside is unavailable for now: retry later."""
+
+
+class DependencyError(BridgeError):
+    """This item cannot be processed (bad symbol, bad data): skip it and go on."""
+
+
+class FatalError(BridgeError):
+    """The bridge cannot go on without a person acting."""
+
+
+class ConfigError(FatalError):
+    """A setting is missing or malformed. The message names the variable."""
+
+    def __init__(self, variable: str, problem: str, example: str = "") -> None:
+        self.variable = variable
+        self.problem = problem
+        self.example = example
+        hint = f" (example: {variable}={example})" if example else ""
+        super().__init__(f"{variable}: {problem}{hint}")
+
+
+class TerminalError(TemporaryError):
+    """The MT5 terminal refused or failed a call; ``code`` is its ``last_error()`` code."""
+
+    def __init__(self, message: str, code: int = 0) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class TerminalDisconnectedError(TerminalError):
+    """The terminal (or the IPC pipe to it) is gone; reconnect before trying again."""
+
+
+class SymbolNotFoundError(DependencyError):
+    """The broker does not offer this symbol (or it cannot be selected)."""
+
+
+class StorageError(TemporaryError):
+    """PostgreSQL could not be reached or refused a write."""
+
+
+class PublishError(TemporaryError):
+    """Redis could not be reached or refused a command."""
+
+
+class MigrationError(FatalError):
+    """The database schema cannot be brought up to date safely."""
