@@ -1,0 +1,298 @@
+"""Broker server time <-> true UTC, vectorised.
+
+MT5 stamps bars, ticks and deals with the broker's server wall clock written as if it
+were a Unix epoch ("server epochs"). ``ServerTime`` converts those numbers to real UTC
+epochs and back, from a spec (``MT5_SERVER_TIMEZONE``):
+
+* an IANA zone (``Europe/Athens``, ``EET``; ``Etc/GMT+2`` keeps its POSIX meaning, UTC-2);
+* ``UTC`` (server clock is UTC);
+* a zone plus fixed hours, ``America/New_York+7`` or ``Asia/Tokyo-0:30``: the broker
+  clock shows that zone's wall time shifted by the hours (New York + 7 h is UTC+2 in
+  winter and UTC+3 in summer, switching on US DST dates);
+* ``auto``: one fixed offset learnt from a live tick with :meth:`ServerTime.calibrate`.
+
+Daylight-saving changes make server wall time ambiguous (autumn: an hour occurs twice)
+or impossible (spring: an hour is skipped). The ``ambiguous`` policy of the array
+conversions decides: ``"earlier"`` / ``"later"`` follow Python's ``fold=0`` / ``fold=1``
+(PEP 495: the offset before / after the change, for repeated and skipped times alike);
+``"order"`` (default) reads the array oldest -> newest, as MT5 returns it, and moves to
+the later offset once a time inside a repeated window goes back (second pass).
+Skipped times under ``"order"`` use the offset before the change (as ``fold=0``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from bridge_v3.exceptions import ConfigError, TemporaryError
+
+logger = logging.getLogger(__name__)
+
+AMBIGUOUS_POLICIES = ("order", "earlier", "later")
+_SHIFT = re.compile(r"^(?P<zone>.+?)(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>[0-5]\d))?$")
+_DAY = 86_400
+_HALF_HOUR = 1_800
+# Real zone offsets lie within UTC-12..UTC+14; anything else means a stale tick.
+_MIN_OFFSET, _MAX_OFFSET = -12 * 3_600, 14 * 3_600
+
+
+class ServerTimeNotCalibratedError(TemporaryError):
+    """``auto`` server time has not yet seen a live tick, so no offset is known."""
+
+
+def _load_zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+def _utc_epoch_of_year(year: int) -> int:
+    return int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
+
+
+class _ZoneTable:
+    """UTC offset transitions of one zone, computed per calendar year and cached.
+
+    zoneinfo keeps its transition list private, so it is rebuilt by sampling the offset
+    once a day and bisecting each change to the second (zones never change twice a day).
+    """
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self._zone = zone
+        self._years: dict[int, list[tuple[int, int]]] = {}
+
+    def offset(self, utc_epoch: int) -> int:
+        moment = datetime.fromtimestamp(utc_epoch, timezone.utc).astimezone(self._zone)
+        return int(moment.utcoffset().total_seconds())
+
+    def table(self, first_utc: int, last_utc: int) -> tuple[np.ndarray, np.ndarray]:
+        """Transition instants T (UTC) and offsets O, ``O[k]`` in force before ``T[k]``.
+
+        Covers every transition in [first_utc, last_utc]; ``len(O) == len(T) + 1``.
+        """
+        first_year = datetime.fromtimestamp(first_utc, timezone.utc).year
+        last_year = datetime.fromtimestamp(last_utc, timezone.utc).year
+        changes = [c for y in range(first_year, last_year + 1) for c in self._year(y)]
+        offsets = [self.offset(_utc_epoch_of_year(first_year))] + [o for _, o in changes]
+        return np.array([t for t, _ in changes], dtype=np.int64), np.array(offsets, np.int64)
+
+    def _year(self, year: int) -> list[tuple[int, int]]:
+        """(instant, new offset) of each change in (1 Jan year, 1 Jan year+1]."""
+        if year not in self._years:
+            start, end = _utc_epoch_of_year(year), _utc_epoch_of_year(year + 1)
+            days = list(range(start, end, _DAY)) + [end]
+            offsets = [self.offset(day) for day in days]
+            self._years[year] = [
+                (self._bisect(days[i], days[i + 1]), offsets[i + 1])
+                for i in range(len(days) - 1)
+                if offsets[i] != offsets[i + 1]
+            ]
+        return self._years[year]
+
+    def _bisect(self, before: int, after: int) -> int:
+        """First second in (before, after] carrying the offset found at ``after``."""
+        old = self.offset(before)
+        while after - before > 1:
+            middle = (before + after) // 2
+            if self.offset(middle) == old:
+                before = middle
+            else:
+                after = middle
+        return after
+
+
+def _as_epoch(value: datetime | float) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a tz-aware UTC datetime or an epoch")
+        return int(value.timestamp() // 1)
+    return int(value // 1)
+
+
+class ServerTime:
+    """Converts broker server epochs to UTC epochs and back (see module docstring)."""
+
+    def __init__(self, spec: str, *, variable: str = "MT5_SERVER_TIMEZONE") -> None:
+        self.spec = spec.strip()
+        self._zone: ZoneInfo | None = None
+        self._table: _ZoneTable | None = None
+        self._shift = 0  # fixed seconds added to the zone's wall time
+        self._auto = False
+        self._calibrated = False
+        self._parse(variable)
+
+    def __repr__(self) -> str:
+        return f"ServerTime({self.spec!r})"
+
+    @property
+    def is_auto(self) -> bool:
+        return self._auto
+
+    @property
+    def calibrated_offset(self) -> int | None:
+        """``auto`` only: the learnt offset in seconds (None before the first tick)."""
+        return self._shift if self._auto and self._calibrated else None
+
+    def _parse(self, variable: str) -> None:
+        lowered = self.spec.lower()
+        if lowered == "auto":
+            self._auto = True
+            return
+        if lowered == "utc":
+            return
+        zone = _load_zone(self.spec)
+        if zone is None:
+            zone = self._parse_shifted(variable)
+        self._zone, self._table = zone, _ZoneTable(zone)
+
+    def _parse_shifted(self, variable: str) -> ZoneInfo:
+        match = _SHIFT.match(self.spec)
+        zone_name = match["zone"] if match else ""
+        zone = ZoneInfo("UTC") if zone_name.lower() == "utc" else _load_zone(zone_name)
+        if match is None or zone is None:
+            raise ConfigError(
+                variable,
+                f"must be an IANA time zone, UTC, ZONE+H[:MM] or auto, got {self.spec!r}",
+                "Europe/Athens",
+            )
+        seconds = int(match["hours"]) * 3_600 + int(match["minutes"] or 0) * 60
+        self._shift = seconds if match["sign"] == "+" else -seconds
+        return zone
+
+    # ----------------------------------------------------------------- auto mode
+
+    def calibrate(self, server_tick_time: int, utc_now: float) -> int:
+        """Learn the offset (``auto``) from a fresh tick's server time and the UTC now.
+
+        The difference is rounded to 30 minutes, so the tick must be less than about
+        15 minutes old (a live market). Returns the offset in seconds; logs when it
+        changes. Raises ValueError for an offset no real zone has (a stale tick).
+        """
+        if not self._auto:
+            raise ValueError(f"calibrate() applies to 'auto' server time, not {self.spec!r}")
+        offset = round((server_tick_time - utc_now) / _HALF_HOUR) * _HALF_HOUR
+        if not _MIN_OFFSET <= offset <= _MAX_OFFSET:
+            raise ValueError(
+                f"server tick time {server_tick_time} is {server_tick_time - utc_now:.0f} s "
+                "from UTC now: the tick is stale, offset not changed"
+            )
+        if not self._calibrated:
+            logger.info("Server clock offset detected: UTC%s", _format_offset(offset))
+        elif offset != self._shift:
+            logger.warning(
+                "Server clock offset changed from UTC%s to UTC%s (DST or broker change); "
+                "converting with the new offset from now on",
+                _format_offset(self._shift),
+                _format_offset(offset),
+            )
+        self._shift, self._calibrated = offset, True
+        return offset
+
+    def _require_calibration(self) -> None:
+        if self._auto and not self._calibrated:
+            raise ServerTimeNotCalibratedError(
+                "MT5_SERVER_TIMEZONE=auto has no offset yet: it is learnt from the first "
+                "live tick (ServerTime.calibrate); set an explicit zone to convert history"
+            )
+
+    # --------------------------------------------------------------- conversions
+
+    def offsets_array(self, server_epochs: np.ndarray, ambiguous: str = "order") -> np.ndarray:
+        """Seconds to subtract from each server epoch to get UTC (int64, same shape).
+
+        ``"order"`` treats a time not later than an earlier time of the same repeated
+        window as the second pass, which suits bars (one time per pass); see
+        :meth:`to_utc_msc_array` for ticks.
+        """
+        return self._offsets(np.asarray(server_epochs, dtype=np.int64), ambiguous, strict=False)
+
+    def to_utc_array(self, server_epochs: np.ndarray, ambiguous: str = "order") -> np.ndarray:
+        """Server epochs (seconds, int64) -> UTC epochs (seconds, int64)."""
+        server = np.asarray(server_epochs, dtype=np.int64)
+        return server - self._offsets(server, ambiguous, strict=False)
+
+    def to_utc_msc_array(self, server_msc: np.ndarray, ambiguous: str = "order") -> np.ndarray:
+        """Server milliseconds (tick ``time_msc``) -> UTC milliseconds (int64).
+
+        Under ``"order"`` only a strictly earlier time starts the second pass, so many
+        ticks within one millisecond or second never look like a clock change.
+        """
+        msc = np.asarray(server_msc, dtype=np.int64)
+        offsets = self._offsets(msc // 1000, ambiguous, strict=True, order_key=msc)
+        return msc - offsets * 1000
+
+    def to_utc(self, server_epoch: int, ambiguous: str = "earlier") -> datetime:
+        """One server epoch -> tz-aware UTC datetime (a lone time cannot be ordered)."""
+        utc = self.to_utc_array(np.array([server_epoch], dtype=np.int64), ambiguous)[0]
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(utc))
+
+    def to_server_array(self, utc_epochs: np.ndarray) -> np.ndarray:
+        """UTC epochs (seconds) -> server epochs; always unambiguous."""
+        self._require_calibration()
+        utc = np.asarray(utc_epochs, dtype=np.int64)
+        if self._zone is None or utc.size == 0:
+            return utc + self._shift
+        changes, offsets = self._table.table(int(utc.min()), int(utc.max()))
+        return utc + offsets[np.searchsorted(changes, utc, side="right")] + self._shift
+
+    def to_server(self, utc: datetime | float) -> int:
+        """A UTC instant (tz-aware datetime or epoch) -> server epoch, for request arguments."""
+        return int(self.to_server_array(np.array([_as_epoch(utc)], dtype=np.int64))[0])
+
+    def _offsets(
+        self,
+        server: np.ndarray,
+        ambiguous: str,
+        *,
+        strict: bool,
+        order_key: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if ambiguous not in AMBIGUOUS_POLICIES:
+            raise ValueError(f"ambiguous must be one of {AMBIGUOUS_POLICIES}, got {ambiguous!r}")
+        self._require_calibration()
+        if self._zone is None or server.size == 0:
+            return np.full(server.shape, self._shift, dtype=np.int64)
+        wall = server - self._shift  # the zone's own wall clock
+        changes, offsets = self._table.table(int(wall.min()) - _DAY, int(wall.max()) + _DAY)
+        starts = changes + np.minimum(offsets[:-1], offsets[1:])
+        ends = changes + np.maximum(offsets[:-1], offsets[1:])
+        before = np.searchsorted(ends, wall, side="right")  # fold=0
+        if ambiguous == "earlier":
+            return offsets[before] + self._shift
+        after = np.searchsorted(starts, wall, side="right")  # fold=1
+        if ambiguous == "order":
+            key = wall if order_key is None else order_key
+            after = _resolve_by_order(before, after, offsets, key, strict)
+        return offsets[after] + self._shift
+
+
+def _resolve_by_order(
+    before: np.ndarray, after: np.ndarray, offsets: np.ndarray, key: np.ndarray, strict: bool
+) -> np.ndarray:
+    """Pick ``after`` (second pass) for repeated-window times once the series went back.
+
+    Only windows where the clock moved back (offset decreased) are repeated; in a
+    skipped window both passes are impossible and ``before`` is kept.
+    """
+    chosen = before.copy()
+    repeated = np.flatnonzero((before != after) & (offsets[before] > offsets[after]))
+    for window in np.unique(before[repeated]):
+        members = repeated[before[repeated] == window]
+        values = key[members]
+        running_max = np.maximum.accumulate(values)
+        went_back = values[1:] < running_max[:-1] if strict else values[1:] <= running_max[:-1]
+        second_pass = np.logical_or.accumulate(np.concatenate(([False], went_back)))
+        chosen[members[second_pass]] = after[members[second_pass]]
+    return chosen
+
+
+def _format_offset(seconds: int) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3_600)
+    return f"{sign}{hours:02d}:{rest // 60:02d}"
