@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge_v3.config.constants import Backend, Timeframe, TradingMode
+from bridge_v3.config.constants import TIMEFRAMES, Backend, Timeframe, TradingMode
 from bridge_v3.config.secret import Secret
 
 
@@ -74,13 +74,16 @@ class RedisSettings:
     last_ttl: int = 3600  # seconds the mt5:last:* keys live
 
 
+_M15 = (TIMEFRAMES["M15"],)  # V2's default for both forex and crypto
+
+
 @dataclass(frozen=True)
 class MarketSettings:
     forex_pairs: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY")
-    forex_timeframes: tuple[Timeframe, ...] = ()
+    forex_timeframes: tuple[Timeframe, ...] = _M15
     crypto_enabled: bool = False
     crypto_pairs: tuple[str, ...] = ("BTCUSD", "ETHUSD")
-    crypto_timeframes: tuple[Timeframe, ...] = ()
+    crypto_timeframes: tuple[Timeframe, ...] = _M15
     tick_symbols: tuple[str, ...] = ()
     initial_history_days: int = 3  # history fetched for a (symbol, timeframe) seen first time
 
