@@ -1,0 +1,36 @@
+"""Bars as Redis messages (the ``data`` part of the envelope)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bridge_v3.services.bar_store import utc_iso
+from bridge_v3.services.publisher import Publisher
+
+BAR_FIELDS = ("open", "high", "low", "close", "tick_volume", "spread", "real_volume")
+
+
+def bar_data(symbol: str, timeframe: str, times: list[str], rates: np.ndarray) -> list[dict]:
+    columns = [rates[name].tolist() for name in BAR_FIELDS]
+    return [
+        {"symbol": symbol, "timeframe": timeframe, "time": time, **dict(zip(BAR_FIELDS, values))}
+        for time, *values in zip(times, *columns)
+    ]
+
+
+def bar_messages(
+    publisher: Publisher, symbol: str, timeframe: str, rates: np.ndarray
+) -> list[tuple[str, str, dict]]:
+    """(channel, type, data) for each closed bar, oldest first, on ``mt5:bar:{SYMBOL}:{TF}``."""
+    channel = publisher.channel("bar", symbol, timeframe)
+    times = utc_iso(rates["time"].astype(np.int64)).tolist()
+    return [(channel, "bar", data) for data in bar_data(symbol, timeframe, times, rates)]
+
+
+def forming_bar_message(symbol: str, timeframe: str, rate: np.void) -> dict:
+    """The bar still forming, for the ``mt5:last:bar:…`` key only (never on the channel)."""
+    rates = np.array([rate], dtype=rate.dtype)
+    times = utc_iso(rates["time"].astype(np.int64)).tolist()
+    data = bar_data(symbol, timeframe, times, rates)[0]
+    data["forming"] = True
+    return data

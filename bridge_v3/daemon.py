@@ -1,0 +1,189 @@
+"""The composition root: builds every part, wires it, runs it and shuts it down in order.
+
+Start-up: PostgreSQL (migrations), Redis, the terminal — each retried with backoff until it
+answers or a stop is requested — then the controllers, an initial sync, and the jobs.
+Shutdown (DESIGN §3.8): scheduler, worker (drained within a bound), outbox flush, pools,
+terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from bridge_v3.config.constants import Priority
+from bridge_v3.config.settings import Settings
+from bridge_v3.controllers.account_controller import AccountController
+from bridge_v3.controllers.price_controller import PriceController
+from bridge_v3.controllers.status_controller import StatusController
+from bridge_v3.exceptions import TemporaryError
+from bridge_v3.services.bar_store import BarStore
+from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
+from bridge_v3.services.mt5.mt5_service import MT5Service
+from bridge_v3.services.outbox import Outbox
+from bridge_v3.services.publisher import Publisher
+from bridge_v3.services.redis_service import RedisService
+from bridge_v3.services.retry import Backoff, Retry
+from bridge_v3.services.server_time import ServerTime
+from bridge_v3.workers.scheduler import Scheduler
+from bridge_v3.workers.task_worker import TaskWorker
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_FLUSH_SECONDS = 5.0
+
+
+def configured_series(settings: Settings) -> list[tuple[str, object]]:
+    """Every (symbol, timeframe) the bridge keeps bars for."""
+    market = settings.market
+    series = [(s, tf) for s in market.forex_pairs for tf in market.forex_timeframes]
+    if market.crypto_enabled:
+        series += [(s, tf) for s in market.crypto_pairs for tf in market.crypto_timeframes]
+    return list(dict.fromkeys(series))
+
+
+class Bridge:
+    def __init__(self, settings: Settings, stop: threading.Event,
+                 backend: TerminalBackend | None = None) -> None:
+        self.settings = settings
+        self.stop_event = stop
+        self.backend = backend or choose_backend(settings.mt5, settings.simulator)
+        self.clock: Callable[[], float] = self.backend.clock
+        self.source = settings.bridge_id or socket.gethostname()
+        self.database = DatabaseService(settings.postgres)
+        self.mt5 = MT5Service(self.backend.open_client, settings.mt5,
+                              ServerTime(settings.mt5.server_timezone), clock=self.clock)
+        self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
+        self.scheduler = Scheduler(self.worker)
+        self.account: int | None = None
+        self.redis: RedisService | None = None
+        self.publisher: Publisher | None = None
+        self.prices: PriceController | None = None
+        self.accounts: AccountController | None = None
+        self.status: StatusController | None = None
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def _retry(self) -> Retry:
+        return Retry(Backoff(base=1.0, cap=30.0), attempts=None, on=(TemporaryError,), stop=self.stop_event)
+
+    def connect(self) -> None:
+        """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers."""
+        pg = self.settings.postgres
+        self._retry().call(self.database.start, what=f"PostgreSQL at {pg.host}:{pg.port}")
+        applied = self.database.migrate()
+        if applied:
+            logger.info("Database migrations applied: %s", ", ".join(applied))
+        series = configured_series(self.settings)
+        symbols = list(dict.fromkeys([s for s, _ in series] + list(self.settings.market.tick_symbols)))
+        info = self._retry().call(lambda: self.mt5.connect(symbols), what="MT5 terminal")
+        self.account = int(info["login"])
+        logger.info("MT5 terminal: %s, account %s on %s, trade allowed: %s",
+                    self.mt5.backend_name, self.account, info.get("server"), info.get("trade_allowed"))
+        self._report_trading_permissions(info)
+        self._connect_redis()
+        self._build_controllers(series)
+
+    def _connect_redis(self) -> None:
+        rd = self.settings.redis
+        self.redis = RedisService(rd, source=self.source, account=self.account, clock=self.clock)
+        self._retry().call(self.redis.start, what=f"Redis at {rd.host}:{rd.port}")
+        self.publisher = Publisher(self.redis, Outbox(self.settings.spool_path))
+
+    def _report_trading_permissions(self, account: dict) -> None:
+        try:
+            terminal = self.mt5.terminal_info()
+        except TemporaryError as error:
+            logger.warning("Could not read terminal info: %s", error)
+            return
+        if not terminal.get("trade_allowed"):
+            logger.warning("AutoTrading is OFF in the terminal: orders would be refused (10027)")
+        if terminal.get("tradeapi_disabled"):
+            logger.warning("'Disable automatic trading via external Python API' is ticked in the terminal")
+        if not account.get("trade_expert", True):
+            logger.warning("The broker does not allow expert trading on this account")
+
+    def _build_controllers(self, series) -> None:
+        rd, market = self.settings.redis, self.settings.market
+        self.prices = PriceController(
+            self.mt5, BarStore(self.database, self.account), self.publisher, series,
+            clock=self.clock, initial_history_days=market.initial_history_days, last_ttl=rd.last_ttl,
+        )
+        self.prices.load_watermarks()
+        self.accounts = AccountController(self.mt5, self.database, self.publisher,
+                                          clock=self.clock, last_ttl=rd.last_ttl)
+        self.status = StatusController(self.publisher, clock=self.clock, last_ttl=rd.last_ttl, probes={
+            "terminal": lambda: {"backend": self.mt5.backend_name, "connected": self.mt5.connected,
+                                 "reconnects": self.mt5.reconnects},
+            "postgres": self.database.health,
+            "redis": self.redis.health,
+            "outbox_pending": self.publisher.pending,
+            "worker": self.worker.stats,
+            "bars": lambda: dict(self.prices.totals),
+        })
+        self.mt5.on_reconnect(lambda: self.worker.submit("prices", self.submit_price_tasks, Priority.NORMAL))
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def submit_price_tasks(self) -> None:
+        """One task per series, so storage and publishing of different series overlap."""
+        for symbol, timeframe in self.prices.series:
+            name = f"bars:{symbol}:{timeframe}"
+            self.worker.submit(name, lambda s=symbol, t=timeframe: self.prices.sync(s, t), Priority.NORMAL)
+
+    def schedule_jobs(self) -> None:
+        w = self.settings.worker
+        self.scheduler.add_job("prices", self.submit_price_tasks, w.price_fetch_interval, Priority.NORMAL)
+        self.scheduler.add_job("account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH)
+        self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
+        self.scheduler.add_job("outbox", self.publisher.flush, OUTBOX_FLUSH_SECONDS, Priority.LOW)
+        self.scheduler.add_job("worker-stats", self.worker.log_stats, w.stats_interval, Priority.LOW)
+
+    def run_once(self) -> None:
+        """Every job once, in this thread, then return (``--once``)."""
+        for symbol, timeframe in self.prices.series:
+            result = self.prices.sync(symbol, timeframe)
+            logger.info("%s %s: %s", symbol, timeframe, result)
+        self.accounts.sync()
+        self.publisher.flush()
+        self.status.beat()
+
+    def run(self) -> None:
+        """Start the jobs and block until a stop is requested."""
+        self.worker.start()
+        self.schedule_jobs()
+        self.scheduler.run_all()
+        self.scheduler.start()
+        logger.info("Bridge running: %d series, jobs %s", len(self.prices.series),
+                    ", ".join(name for name, _, _ in self.scheduler.jobs()))
+        self.stop_event.wait()
+        logger.info("Stop requested: shutting down")
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def shutdown(self, *, drain_seconds: float = 5.0) -> None:
+        """Ordered and bounded: nothing new starts, queued work drains, then connections close."""
+        self.scheduler.stop(timeout=2.0)
+        unfinished = self.worker.stop(drain=True, timeout=drain_seconds)
+        if unfinished:
+            logger.warning("Tasks not finished at shutdown (they run again next start): %s",
+                           ", ".join(unfinished))
+        if self.status is not None:
+            self._final_heartbeat()
+        if self.publisher is not None:
+            self.publisher.close()
+        if self.redis is not None:
+            self.redis.close()
+        self.database.close()
+        self.mt5.shutdown()
+        self.backend.close()
+        logger.info("Bridge stopped")
+
+    def _final_heartbeat(self) -> None:
+        try:
+            self.status.beat(state="stopped")
+        except TemporaryError as error:
+            logger.warning("Final heartbeat not sent: %s", error)

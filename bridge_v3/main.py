@@ -1,0 +1,99 @@
+"""``python -m bridge_v3.main``: run the bridge, check it, run it once, or load history.
+
+Exit codes: 0 ok, 1 runtime failure, 2 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from bridge_v3.banner import banner_lines
+from bridge_v3.checks import run_check
+from bridge_v3.config.loader import load_settings
+from bridge_v3.config.settings import Settings
+from bridge_v3.daemon import Bridge
+from bridge_v3.exceptions import ConfigError, FatalError
+from bridge_v3.services.logger_service import setup_logging, shutdown_logging
+from bridge_v3.services.retry import RetryAborted
+from bridge_v3.signals import install_stop_handlers
+
+logger = logging.getLogger("bridge_v3")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bridge_v3.main", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="validate settings, reach the terminal, PostgreSQL and Redis, print a table")
+    mode.add_argument("--once", action="store_true", help="run every job once, then exit")
+    mode.add_argument("--backfill", type=float, metavar="DAYS", help="load DAYS of history, then exit")
+    parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
+    parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
+    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(env_file=args.env_file)
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(settings.logging, settings.secrets())
+    try:
+        return _run(args, settings)
+    finally:
+        shutdown_logging()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.check:
+        return run_check(settings)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    try:
+        bridge = Bridge(settings, stop)
+    except ConfigError as error:
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIG
+    for line in banner_lines(settings, bridge.backend.description, str(settings.mt5.account or "")):
+        logger.info(line)
+    try:
+        return _serve(args, bridge)
+    finally:
+        bridge.shutdown()
+
+
+def _serve(args: argparse.Namespace, bridge: Bridge) -> int:
+    try:
+        bridge.connect()
+        if args.backfill is not None:
+            from bridge_v3.backfill import run_backfill
+
+            return run_backfill(bridge, args.backfill, args.symbols, args.timeframes)
+        if args.once:
+            bridge.run_once()
+        else:
+            bridge.run()
+    except RetryAborted:
+        logger.info("Stopped before start-up completed")
+    except FatalError as error:
+        logger.error("Cannot continue: %s", error)
+        return EXIT_FAILURE
+    except ConfigError as error:
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIG
+    except Exception:
+        logger.exception("Unexpected failure; the bridge stops")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

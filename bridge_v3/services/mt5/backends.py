@@ -1,0 +1,85 @@
+"""Choosing the terminal behind the MT5 service: the real package, a remote one, or the simulator."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge_v3.config.constants import Backend
+from bridge_v3.config.settings import MT5Settings, SimulatorSettings
+from bridge_v3.exceptions import ConfigError
+from bridge_v3.services.mt5.clients import ModuleClient, RemoteClient, TerminalClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TerminalBackend:
+    """How to open a client, which clock the bridge should follow, and what to call it."""
+
+    kind: Backend
+    description: str
+    open_client: Callable[[], TerminalClient]
+    clock: Callable[[], float] = time.time
+    close: Callable[[], None] = field(default=lambda: None)
+
+
+def import_metatrader5() -> Any | None:
+    try:
+        return importlib.import_module("MetaTrader5")
+    except ImportError:
+        return None
+
+
+def choose_backend(
+    mt5: MT5Settings, simulator: SimulatorSettings, *, importer: Callable[[], Any | None] = import_metatrader5
+) -> TerminalBackend:
+    """Resolve MT5_BACKEND (``auto`` = the real package if importable, else the simulator)."""
+    kind = mt5.backend
+    module = None
+    if kind in (Backend.AUTO, Backend.METATRADER5):
+        module = importer()
+        if module is None and kind is Backend.METATRADER5:
+            raise ConfigError(
+                "MT5_BACKEND", "is 'metatrader5' but the MetaTrader5 package cannot be imported "
+                "(it exists only for Windows: pip install MetaTrader5)", "simulator",
+            )
+        if module is None:
+            logger.warning("MetaTrader5 package not importable: using the SIMULATED terminal")
+            kind = Backend.SIMULATOR
+    if kind in (Backend.AUTO, Backend.METATRADER5):
+        return TerminalBackend(Backend.METATRADER5, "MetaTrader5 package (real terminal)",
+                               lambda: ModuleClient(module, "metatrader5"))
+    if kind is Backend.REMOTE:
+        host, port = mt5.remote_host, mt5.remote_port
+        return TerminalBackend(Backend.REMOTE, f"remote terminal over RPyC at {host}:{port}",
+                               lambda: RemoteClient(host, port, timeout=mt5.timeout_ms / 1000))
+    return simulator_backend(simulator)
+
+
+def simulator_backend(settings: SimulatorSettings) -> TerminalBackend:
+    """The simulated terminal in this process (paper trading). Its clock drives the bridge."""
+    from bridge_v3.simulator.clock import WallClock
+    from bridge_v3.simulator.factory import SimulatorConfig, create_terminal, save_state
+
+    clock = WallClock(speed=settings.speed)
+    config = SimulatorConfig(
+        seed=settings.seed,
+        server_timezone=settings.server_timezone,
+        speed=settings.speed,
+        balance=settings.balance,
+        state_file=settings.state_file or None,
+    )
+    terminal = create_terminal(config, clock=clock)
+
+    def close() -> None:
+        if settings.state_file:
+            save_state(terminal, settings.state_file)
+
+    description = f"SIMULATED terminal (paper trading, seed {settings.seed}, broker zone {settings.server_timezone})"
+    return TerminalBackend(Backend.SIMULATOR, description,
+                           lambda: ModuleClient(terminal, "simulator"), clock=clock.now, close=close)
