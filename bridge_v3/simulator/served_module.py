@@ -1,0 +1,90 @@
+"""The simulated terminal dressed as the ``MetaTrader5`` module for an RPyC server.
+
+The real module is process-global: one pipe, one ``last_error()``, every call holding the
+GIL. The served module keeps that shape: one module object in ``sys.modules`` whose
+functions all pass through one lock, so calls from several clients never interleave.
+
+Arguments a client sends through RPyC arrive as netrefs to the client's objects. The
+real module would see plain dicts, lists and datetimes, so containers and datetimes are
+copied into local objects before the call (outside the lock: copying talks to the client).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from rpyc.core.netref import BaseNetref
+
+MODULE_NAME = "MetaTrader5"
+_MAX_DEPTH = 16
+_KEPT_DUNDERS = ("__version__", "__author__")
+
+
+class ServedModule(types.ModuleType):
+    """A module object exposing the terminal's functions (locked) and constants (copied)."""
+
+    def __init__(self, terminal: Any, lock: threading.RLock) -> None:
+        super().__init__(MODULE_NAME, "Simulated MetaTrader 5 terminal (bridge_v3).")
+        self.__dict__["_terminal_lock"] = lock
+        for name in _public_names(terminal):
+            value = getattr(terminal, name)
+            if callable(value) and not isinstance(value, type):
+                value = _locked(value, lock)
+            setattr(self, name, value)
+
+
+def install(terminal: Any, lock: threading.RLock, modules: dict[str, Any]) -> ServedModule:
+    """Put the served module into ``modules`` (normally ``sys.modules``) and return it."""
+    module = ServedModule(terminal, lock)
+    modules[MODULE_NAME] = module
+    return module
+
+
+def localise(value: Any, depth: int = 0) -> Any:
+    """A local copy of ``value`` where it is a netref to a dict, list, tuple or datetime."""
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, BaseNetref):
+        return _localise_netref(value, depth)
+    if isinstance(value, dict):
+        return {localise(k, depth + 1): localise(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(localise(item, depth + 1) for item in value)
+    return value
+
+
+def _localise_netref(value: Any, depth: int) -> Any:
+    kind = object.__getattribute__(value, "____id_pack__")[0]
+    if kind == "builtins.dict":
+        return {localise(k, depth + 1): localise(v, depth + 1) for k, v in value.items()}
+    if kind in ("builtins.list", "builtins.tuple"):
+        items = [localise(item, depth + 1) for item in value]
+        return items if kind == "builtins.list" else tuple(items)
+    if kind == "datetime.datetime":
+        # The real module reads a datetime through .timestamp(); ask the client's object.
+        return _dt.datetime.fromtimestamp(value.timestamp(), tz=_dt.timezone.utc)
+    return value
+
+
+def _locked(function: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(localise(arg) for arg in args)
+        kwargs = {key: localise(arg) for key, arg in kwargs.items()}
+        with lock:
+            return function(*args, **kwargs)
+
+    return call
+
+
+def _public_names(terminal: Any) -> list[str]:
+    return [
+        name
+        for name in dir(terminal)
+        if not name.startswith("_") or (name in _KEPT_DUNDERS and hasattr(terminal, name))
+    ]
