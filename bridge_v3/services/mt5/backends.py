@@ -61,12 +61,10 @@ def choose_backend(
     return simulator_backend(simulator)
 
 
-def simulator_backend(settings: SimulatorSettings) -> TerminalBackend:
+def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> TerminalBackend:
     """The simulated terminal in this process (paper trading). Its clock drives the bridge."""
-    from bridge_v3.simulator.clock import WallClock
-    from bridge_v3.simulator.factory import SimulatorConfig, create_terminal, save_state
+    from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
 
-    clock = WallClock(speed=settings.speed)
     config = SimulatorConfig(
         seed=settings.seed,
         server_timezone=settings.server_timezone,
@@ -74,12 +72,14 @@ def simulator_backend(settings: SimulatorSettings) -> TerminalBackend:
         balance=settings.balance,
         state_file=settings.state_file or None,
     )
-    terminal = create_terminal(config, clock=clock)
+    simulation = create_simulation(config, clock)
 
     def close() -> None:
         if settings.state_file:
-            save_state(terminal, settings.state_file)
+            simulation.save()
 
-    description = f"SIMULATED terminal (paper trading, seed {settings.seed}, broker zone {settings.server_timezone})"
+    description = (f"SIMULATED terminal (paper trading, seed {settings.seed}, "
+                   f"broker zone {settings.server_timezone})")
     return TerminalBackend(Backend.SIMULATOR, description,
-                           lambda: ModuleClient(terminal, "simulator"), clock=clock.now, close=close)
+                           lambda: ModuleClient(simulation.terminal, "simulator"),
+                           clock=simulation.clock.now, close=close)

@@ -1,0 +1,37 @@
+"""Create the configured PostgreSQL database if it does not exist (used by scripts/run.sh)."""
+
+from __future__ import annotations
+
+import sys
+
+import psycopg2
+from psycopg2 import sql
+
+from bridge_v3.config.loader import load_settings
+from bridge_v3.exceptions import ConfigError
+
+
+def main() -> int:
+    try:
+        pg = load_settings().postgres
+    except ConfigError as error:
+        print(f"Configuration error: {error}", file=sys.stderr)
+        return 2
+    params = {**pg.connect_params(), "dbname": "postgres"}
+    try:
+        connection = psycopg2.connect(**params)
+    except psycopg2.OperationalError as error:
+        print(f"PostgreSQL unreachable at {pg.host}:{pg.port}: {error}".strip(), file=sys.stderr)
+        return 1
+    connection.autocommit = True
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg.db,))
+        if cursor.fetchone() is None:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg.db)))
+            print(f"Created database {pg.db}")
+    connection.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
