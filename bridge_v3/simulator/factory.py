@@ -1,7 +1,7 @@
 """Assembles a simulated terminal (clock, market, paper broker, module face) from a config.
 
-``create_terminal`` is the one call an embedding program needs; ``create_simulation``
-also hands back the parts, which the server uses to save the terminal's state.
+``create_terminal`` is the one call an embedding program needs and ``save_state`` keeps
+its account across restarts; ``create_simulation`` also hands back the parts.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge_v3.exceptions import ConfigError
-from bridge_v3.simulator.state import load_state, save_state
+from bridge_v3.simulator.state import load_state
+from bridge_v3.simulator.state import save_state as write_state
 
 if TYPE_CHECKING:
     from bridge_v3.simulator.broker.broker import PaperBroker
@@ -82,6 +84,31 @@ class SimulatorConfig:
         return f"SimulatorConfig({', '.join(parts)})"
 
 
+@dataclass(frozen=True)
+class _Persisted:
+    """What a terminal's state is made of (the terminal itself holds no state of its own)."""
+
+    config: SimulatorConfig
+    clock: SimClock
+    broker: PaperBroker
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "clock_utc": float(self.clock.now()),
+            "config": {
+                "seed": self.config.seed,
+                "server_timezone": self.config.server_timezone,
+                "symbols_suffix": self.config.symbols_suffix,
+            },
+            "broker": self.broker.to_state(),
+        }
+
+
+# Terminal -> its persistent parts, so ``save_state(terminal)`` needs nothing else. Weak:
+# an entry lives exactly as long as its terminal.
+_PERSISTED: weakref.WeakKeyDictionary[Any, _Persisted] = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class Simulation:
     """The assembled parts of one simulated terminal."""
@@ -94,23 +121,25 @@ class Simulation:
 
     def snapshot(self) -> dict[str, Any]:
         """The persistent state as a JSON-ready dict. Take it under the terminal's lock."""
-        return {
-            "clock_utc": float(self.clock.now()),
-            "config": {
-                "seed": self.config.seed,
-                "server_timezone": self.config.server_timezone,
-                "symbols_suffix": self.config.symbols_suffix,
-            },
-            "broker": self.broker.to_state(),
-        }
+        return _Persisted(self.config, self.clock, self.broker).snapshot()
 
     def save(self, path: str | None = None) -> str:
         """Write the state atomically to ``path`` (default: the config's state file)."""
-        target = path or self.config.state_file
-        if not target:
-            raise ValueError("no state file configured and no path given")
-        save_state(target, self.snapshot())
-        return target
+        return save_state(self.terminal, path)
+
+
+def save_state(terminal: SimulatedTerminal, path: str | None = None) -> str:
+    """Write the state of a terminal made here atomically to ``path`` (default: its config's
+    state file) and return the path. Not thread-safe against calls into the terminal:
+    callers that share the terminal between threads hold their lock around this."""
+    parts = _PERSISTED.get(terminal)
+    if parts is None:
+        raise ValueError("this terminal was not made by create_terminal/create_simulation")
+    target = path or parts.config.state_file
+    if not target:
+        raise ValueError("no state file configured and no path given")
+    write_state(target, parts.snapshot())
+    return target
 
 
 def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) -> Simulation:
@@ -136,7 +165,9 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
         history_days=config.history_days,
     )
     broker = _broker(config, market, state)
-    return Simulation(config, clock, market, broker, _terminal(config, market, broker))
+    terminal = _terminal(config, market, broker)
+    _PERSISTED[terminal] = _Persisted(config, clock, broker)
+    return Simulation(config, clock, market, broker, terminal)
 
 
 def create_terminal(config: SimulatorConfig, clock: SimClock | None = None) -> SimulatedTerminal:
