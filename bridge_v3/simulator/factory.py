@@ -148,11 +148,11 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
     Raises StateFileError when the state file exists but cannot be used, and whatever the
     market raises for a replay file it cannot read.
     """
+    state = load_state(config.state_file) if config.state_file else None
     from bridge_v3.simulator.clock import BrokerTime
     from bridge_v3.simulator.market.market import Market
     from bridge_v3.simulator.market.symbols import default_catalogue
 
-    state = load_state(config.state_file) if config.state_file else None
     if state is not None:
         _warn_on_changed_identity(config, state)
     clock = clock or _wall_clock(config, state)
