@@ -38,15 +38,19 @@ def mask_credentials(text: str) -> str:
 
 
 def secret_forms(secret: str) -> set[str]:
-    """The spellings a secret takes in text: raw, repr-escaped, JSON-escaped, URL-quoted."""
-    forms = {
-        secret,
-        repr(secret)[1:-1],
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-    }
+    """The spellings a secret takes in text: raw, repr-escaped, JSON-escaped, URL-quoted,
+    each also without surrounding whitespace (a stray newline must not unmask it)."""
+    forms: set[str] = set()
+    for value in {secret, secret.strip()}:
+        forms |= {
+            value,
+            repr(value)[1:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            quote(value, safe=""),
+            quote(value),  # "/" left as is, as most URL builders do
+            quote_plus(value, safe=""),
+        }
     forms.discard("")
     return forms
 

@@ -195,7 +195,7 @@ VARIABLES: tuple[Variable, ...] = (
         "LOG_MAX_BYTES",
         "logging",
         "max_bytes",
-        partial(parse_int, low=1024, high=2**40),
+        partial(parse_int, low=1024),
         "10485760",
     ),
     _var("LOG_BACKUP_COUNT", "logging", "backup_count", partial(parse_int, low=1, high=1000), "5"),
