@@ -1,0 +1,95 @@
+"""``Buy``/``Sell``/``Close``: the pure-Python helpers of the real wheel's ``__init__.py``.
+
+They are reproduced with their quirks, because code that uses them on a real terminal
+meets those quirks: no ``type_filling`` (so FOK), no magic, no SL/TP, ``deviation`` 10;
+without a price they retry up to 10 times on REQUOTE/PRICE_OFF at a fresh tick; an
+unknown symbol's missing tick raises AttributeError (the wheel does not guard it);
+``Close`` closes every BUY/SELL position of the symbol, whoever opened it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge_v3.simulator.contract import constants as mc
+
+_TRIES = 10
+_RETRY_ON = (mc.TRADE_RETCODE_REQUOTE, mc.TRADE_RETCODE_PRICE_OFF)
+
+
+def _deal(
+    mt5: Any, side: int, symbol: str, volume: Any, price: Any, comment: Any, ticket: Any
+) -> Any:
+    request = {
+        "action": mc.TRADE_ACTION_DEAL,
+        "symbol": symbol,
+        "volume": volume,
+        "type": side,
+        "price": price,
+        "deviation": 10,
+    }
+    if comment is not None:
+        request["comment"] = comment
+    if ticket is not None:
+        request["position"] = ticket
+    if price is not None:
+        return mt5.order_send(request)
+    quote = "ask" if side == mc.ORDER_TYPE_BUY else "bid"
+    result = None
+    for _ in range(_TRIES):
+        request["price"] = getattr(mt5.symbol_info_tick(symbol), quote)
+        result = mt5.order_send(request)
+        if result is None or result.retcode not in _RETRY_ON:
+            break
+    return result
+
+
+def buy(mt5: Any, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):
+    """Buy(symbol, volume, price=None, *, comment=None, ticket=None) of the wheel."""
+    return _deal(mt5, mc.ORDER_TYPE_BUY, symbol, volume, price, comment, ticket)
+
+
+def sell(mt5: Any, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):
+    """Sell(symbol, volume, price=None, *, comment=None, ticket=None) of the wheel."""
+    return _deal(mt5, mc.ORDER_TYPE_SELL, symbol, volume, price, comment, ticket)
+
+
+def close(mt5: Any, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:
+    """Close(symbol, *, comment=None, ticket=None): True, 'Partially', False, or None."""
+    if ticket is not None:
+        positions = mt5.positions_get(ticket=ticket)
+    else:
+        positions = mt5.positions_get(symbol=symbol)
+    if positions is None:
+        return None
+    tried = done = 0
+    for position in positions:
+        if position.type not in (mc.POSITION_TYPE_BUY, mc.POSITION_TYPE_SELL):
+            continue
+        tried += 1
+        result = _close_one(mt5, symbol, position, comment)
+        if result is None:
+            return None
+        done += result.retcode == mc.TRADE_RETCODE_DONE
+    if done == 0:
+        return False
+    return True if done == tried else "Partially"
+
+
+def _close_one(mt5: Any, symbol: str, position: Any, comment: Any) -> Any:
+    result = None
+    for _ in range(_TRIES):
+        tick = mt5.symbol_info_tick(symbol)
+        if tick is None:
+            return None
+        if position.type == mc.POSITION_TYPE_BUY:
+            result = sell(
+                mt5, symbol, position.volume, tick.bid, comment=comment, ticket=position.ticket
+            )
+        else:
+            result = buy(
+                mt5, symbol, position.volume, tick.ask, comment=comment, ticket=position.ticket
+            )
+        if result is None or result.retcode not in _RETRY_ON:
+            break
+    return result

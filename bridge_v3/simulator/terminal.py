@@ -1,0 +1,401 @@
+"""The simulated terminal as the ``MetaTrader5`` module: stands wherever ``mt5`` stands.
+
+``SimulatedTerminal`` offers the module's 32 functions with the real calling conventions,
+failure values and ``last_error()`` codes, its 223 constants as attributes,
+``__version__``/``__author__`` and the wheel's ``Buy``/``Sell``/``Close`` helpers. Prices
+come from a ``Market``, trading from a ``PaperBroker``, faults from a ``FaultPlan``.
+
+This file holds the session and market-data functions; the trading functions live in
+``contract.trading``. Everything the caller sees is server time (the broker's wall clock
+written as an epoch), as the market and the broker give it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bridge_v3.simulator.contract import arguments as args_
+from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.simulator.contract import errors, groups, helpers, structs
+from bridge_v3.simulator.contract import symbol_view as view
+from bridge_v3.simulator.contract.call import KEYWORDS, NOARGS, VARARGS, api
+from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
+from bridge_v3.simulator.contract.errors import CallFailed
+from bridge_v3.simulator.contract.trading import TradingFunctions
+from bridge_v3.simulator.faults import FaultInjector, FaultPlan
+
+DEFAULT_PATH = "C:\\Program Files\\BridgeSim MetaTrader 5"
+_BUILD_DATES = {5120: "20 Jun 2025"}
+_MARKET_WATCH_LOST = errors.RES_E_FAIL
+
+
+class SimulatedTerminal(TradingFunctions):
+    """One simulated MT5 terminal attached to one paper account.
+
+    ``market_watch`` is the initial Market Watch (None: every symbol). ``password``, when
+    given, is what initialize()/login() must be passed if they pass one. ``sleep`` is used
+    for the latency fault only, so tests can record instead of wait.
+    """
+
+    __version__ = "5.0.6231"
+    __author__ = "MetaQuotes Ltd."
+
+    def __init__(
+        self,
+        market: Any,
+        broker: Any,
+        *,
+        faults: FaultPlan | None = None,
+        terminal_path: str = DEFAULT_PATH,
+        build: int = 5120,
+        max_bars: int = 100000,
+        password: str | None = None,
+        market_watch: list[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._market = market
+        self._broker = broker
+        self._path = terminal_path
+        self._build = build
+        self._max_bars = max_bars
+        self._password = password
+        self._sleep = sleep
+        self._lock = threading.RLock()
+        self._last_error = errors.LastError()
+        self._connected = False
+        self._books: set[str] = set()
+        names = [spec.name for spec in market.symbols()]
+        self._selected = set(names if market_watch is None else market_watch)
+        self._set_fault_plan(faults)
+
+    def _set_fault_plan(self, plan: FaultPlan | None) -> None:
+        """Apply a new fault plan (also switches AutoTrading as the plan says)."""
+        with self._lock:
+            self._faults = FaultInjector(plan, self._market.clock.now, self._sleep)
+            self._broker.set_trade_allowed(not self._faults.plan.autotrading_off)
+
+    def __repr__(self) -> str:
+        state = "connected" if self._connected else "not connected"
+        return f"<SimulatedTerminal build {self._build}, {state}>"
+
+    # -- the pipe ---------------------------------------------------------------------
+
+    def _pipe(self) -> None:
+        """Every call that would cross the terminal's pipe: connection, then faults."""
+        if not self._connected:
+            raise CallFailed(errors.RES_E_INTERNAL_FAIL_CONNECT)
+        try:
+            self._faults.on_call()
+        except CallFailed as failed:
+            if failed.error == errors.RES_E_INTERNAL_FAIL_SEND:
+                self._connected = False  # the pipe is broken until initialize() again
+            raise
+
+    def _spec(self, symbol: str) -> Any:
+        spec = None if self._faults.hides(symbol) else self._market.spec(symbol)
+        if spec is None:
+            raise CallFailed(errors.RES_E_FAIL)
+        return spec
+
+    def _specs(self) -> list[Any]:
+        return [s for s in self._market.symbols() if not self._faults.hides(s.name)]
+
+    def _watched(self, symbol: str) -> Any:
+        spec = self._spec(symbol)
+        if symbol not in self._selected:
+            raise CallFailed(_MARKET_WATCH_LOST)
+        return spec
+
+    def _check_credentials(self, credentials: args_.Credentials) -> None:
+        account = self._broker.account()
+        wrong = (
+            (credentials.login is not None and credentials.login != account["login"])
+            or (credentials.server is not None and credentials.server != account["server"])
+            or (
+                credentials.password is not None
+                and self._password is not None
+                and credentials.password != self._password
+            )
+        )
+        if wrong:
+            raise CallFailed(errors.RES_E_AUTH_FAILED, result=False)
+
+    # -- session ----------------------------------------------------------------------
+
+    @api(KEYWORDS, failure=False)
+    def initialize(self, *args: Any, **kwargs: Any) -> bool:
+        credentials = args_.initialize_args(args, kwargs)
+        self._connected = False  # a second initialize() drops the first connection
+        self._faults.on_initialize()
+        self._check_credentials(credentials)
+        self._connected = True
+        return True
+
+    @api(KEYWORDS, failure=False)
+    def login(self, *args: Any, **kwargs: Any) -> bool:
+        credentials = args_.login_args(args, kwargs)
+        self._pipe()
+        self._check_credentials(credentials)
+        return True
+
+    @api(NOARGS)
+    def shutdown(self) -> bool:
+        self._connected = False
+        return True
+
+    @api(NOARGS)
+    def version(self) -> tuple[int, int, str] | None:
+        self._pipe()
+        return (500, self._build, _BUILD_DATES.get(self._build, "20 Jun 2025"))
+
+    def last_error(self, *args: Any, **kwargs: Any) -> tuple[int, str]:
+        args_.reject_arguments("last_error", args, kwargs)
+        return self._last_error.get()  # the one function that does not reset it
+
+    @api(NOARGS)
+    def account_info(self) -> Any:
+        self._pipe()
+        self._broker.update()
+        return structs.build(structs.AccountInfo, self._broker.account())
+
+    @api(NOARGS)
+    def terminal_info(self) -> Any:
+        self._pipe()
+        return structs.build(structs.TerminalInfo, self._terminal_dict())
+
+    def _terminal_dict(self) -> dict[str, Any]:
+        info: dict[str, Any] = {n: False for n in _TERMINAL_FLAGS}
+        info.update(
+            connected=not self._faults.server_offline(),
+            trade_allowed=not self._faults.plan.autotrading_off,
+            tradeapi_disabled=self._faults.plan.tradeapi_disabled,
+            build=self._build,
+            maxbars=self._max_bars,
+            codepage=0,
+            ping_last=0 if self._faults.server_offline() else 31250,
+            community_balance=0.0,
+            retransmission=0.0,
+            company=self._broker.account()["company"],
+            name="BridgeSim MetaTrader 5",
+            language="English",
+            path=self._path,
+            data_path=self._path,
+            commondata_path="C:\\Users\\Public\\MetaQuotes\\Terminal\\Common",
+        )
+        return info
+
+    # -- symbols ----------------------------------------------------------------------
+
+    @api(NOARGS)
+    def symbols_total(self) -> int | None:
+        self._pipe()
+        return len(self._specs())
+
+    @api(KEYWORDS)
+    def symbols_get(self, *args: Any, **kwargs: Any) -> tuple | None:
+        group = args_.symbols_get_args(args, kwargs)
+        self._pipe()
+        specs = [s for s in self._specs() if group is None or groups.matches(group, s.name)]
+        return tuple(self._symbol_info(spec) for spec in specs)
+
+    @api(VARARGS)
+    def symbol_info(self, *args: Any) -> Any:
+        args_.expect_count(args, 1)
+        symbol = args_.symbol_arg(args[0])
+        self._pipe()
+        return self._symbol_info(self._spec(symbol))
+
+    def _symbol_info(self, spec: Any) -> Any:
+        tick = self._tick(spec.name)
+        days = self._market.rates_from_pos(spec.name, mc.TIMEFRAME_D1, 0, 2)
+        tick_values = self._tick_values(spec, tick)
+        selected = spec.name in self._selected
+        info = view.symbol_info_dict(
+            spec, tick, selected, view.day_stats(spec, days, tick), tick_values
+        )
+        return structs.build(structs.SymbolInfo, info)
+
+    def _tick_values(self, spec: Any, tick: np.void) -> tuple[float, float]:
+        bid, size = float(tick["bid"]), spec.trade_tick_size
+        calc = self._broker.calc_profit
+        profit = calc(mc.ORDER_TYPE_BUY, spec.name, 1.0, bid, bid + size) or 0.0
+        loss = calc(mc.ORDER_TYPE_BUY, spec.name, 1.0, bid, bid - size) or 0.0
+        return (float(profit), float(abs(loss)))
+
+    def _tick(self, symbol: str) -> np.void:
+        tick = self._market.tick(symbol)
+        if tick is None:
+            raise CallFailed(errors.RES_E_FAIL)
+        return tick
+
+    @api(VARARGS)
+    def symbol_info_tick(self, *args: Any) -> Any:
+        args_.expect_count(args, 1)
+        symbol = args_.symbol_arg(args[0])
+        self._pipe()
+        self._watched(symbol)
+        return structs.build(structs.Tick, view.tick_dict(self._tick(symbol)))
+
+    @api(VARARGS, failure=False)
+    def symbol_select(self, *args: Any) -> bool:
+        args_.expect_count(args, 1, 2)
+        symbol = args_.symbol_arg(args[0])
+        enable = bool(args[1]) if len(args) == 2 else True
+        self._pipe()
+        self._spec(symbol)
+        if enable:
+            self._selected.add(symbol)
+        elif symbol in self._selected:
+            self._unselect(symbol)
+        return True
+
+    def _unselect(self, symbol: str) -> None:
+        self._broker.update()
+        trading = self._broker.positions() + self._broker.orders()
+        if any(row["symbol"] == symbol for row in trading):
+            raise CallFailed(errors.RES_E_FAIL)  # the terminal keeps symbols in use
+        self._selected.discard(symbol)
+        self._books.discard(symbol)
+
+    # -- depth of market ----------------------------------------------------------------
+
+    @api(VARARGS)
+    def market_book_add(self, *args: Any) -> bool | None:
+        args_.expect_count(args, 1)
+        symbol = args_.symbol_arg(args[0])
+        self._quietly(self._pipe, self._spec, symbol)
+        self._selected.add(symbol)
+        self._books.add(symbol)
+        return True
+
+    @api(VARARGS)
+    def market_book_release(self, *args: Any) -> bool | None:
+        args_.expect_count(args, 1)
+        symbol = args_.symbol_arg(args[0])
+        self._quietly(self._pipe, self._spec, symbol)
+        if symbol not in self._books:
+            raise CallFailed(errors.RES_S_OK, result=False)
+        self._books.discard(symbol)
+        return True
+
+    @staticmethod
+    def _quietly(pipe: Callable[[], None], spec: Callable[[str], Any], symbol: str) -> None:
+        # market_book_add/release answer False without touching last_error() on failure.
+        try:
+            pipe()
+            spec(symbol)
+        except CallFailed as failed:
+            raise CallFailed(errors.RES_S_OK, result=False) from failed
+
+    @api(VARARGS)
+    def market_book_get(self, *args: Any) -> tuple | None:
+        args_.expect_count(args, 1)
+        symbol = args_.symbol_arg(args[0])
+        self._pipe()
+        spec = self._spec(symbol)
+        if symbol not in self._books:
+            raise CallFailed(errors.RES_E_FAIL)
+        return structs.build_all(structs.BookInfo, view.book_rows(spec, self._tick(symbol)))
+
+    # -- history of prices ----------------------------------------------------------------
+
+    @api(VARARGS)
+    def copy_rates_from(self, *args: Any) -> np.ndarray | None:
+        args_.expect_count(args, 4)
+        timeframe = args_.parse_int("copy_rates_from", args[1])
+        count = args_.parse_int("copy_rates_from", args[3])
+        symbol, date_from = args_.symbol_arg(args[0]), args_.date_arg(args[2])
+        self._before_copy(symbol, count)
+        rates = self._market.rates_from(symbol, timeframe, date_from, count)
+        return _owned(rates, RATES_DTYPE)
+
+    @api(VARARGS)
+    def copy_rates_from_pos(self, *args: Any) -> np.ndarray | None:
+        args_.expect_count(args, 4)
+        timeframe = args_.parse_int("copy_rates_from_pos", args[1])
+        start = args_.parse_int("copy_rates_from_pos", args[2])
+        count = args_.parse_int("copy_rates_from_pos", args[3])
+        symbol = args_.symbol_arg(args[0])
+        self._before_copy(symbol, count, start)
+        rates = self._market.rates_from_pos(symbol, timeframe, start, count)
+        return _owned(rates, RATES_DTYPE)
+
+    @api(VARARGS)
+    def copy_rates_range(self, *args: Any) -> np.ndarray | None:
+        args_.expect_count(args, 4)
+        timeframe = args_.parse_int("copy_rates_range", args[1])
+        symbol = args_.symbol_arg(args[0])
+        date_from, date_to = args_.date_arg(args[2]), args_.date_arg(args[3])
+        self._before_copy(symbol, 0)
+        rates = self._market.rates_range(symbol, timeframe, date_from, date_to)
+        return _owned(rates, RATES_DTYPE)
+
+    @api(VARARGS)
+    def copy_ticks_from(self, *args: Any) -> np.ndarray | None:
+        args_.expect_count(args, 4)
+        count = args_.parse_int("copy_ticks_from", args[2])
+        flags = args_.parse_int("copy_ticks_from", args[3])
+        symbol, date_from = args_.symbol_arg(args[0]), args_.date_arg(args[1])
+        self._before_copy(symbol, count)
+        ticks = self._market.ticks_from(symbol, date_from * 1000, count, flags)
+        return _owned(ticks, TICKS_DTYPE)
+
+    @api(VARARGS)
+    def copy_ticks_range(self, *args: Any) -> np.ndarray | None:
+        args_.expect_count(args, 4)
+        flags = args_.parse_int("copy_ticks_range", args[3])
+        symbol = args_.symbol_arg(args[0])
+        date_from, date_to = args_.date_arg(args[1]), args_.date_arg(args[2])
+        self._before_copy(symbol, 0)
+        ticks = self._market.ticks_range(symbol, date_from * 1000, date_to * 1000, flags)
+        return _owned(ticks, TICKS_DTYPE)
+
+    def _before_copy(self, symbol: str, count: int, start: int = 0) -> None:
+        if count < 0 or start < 0:
+            raise CallFailed(errors.INVALID_ARGUMENTS)
+        self._pipe()
+        self._watched(symbol)
+        if start + count > self._max_bars:
+            raise CallFailed(errors.RES_E_FAIL)  # beyond 'Max bars in chart'
+
+    # -- the wheel's pure-Python helpers ------------------------------------------------
+
+    def Buy(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Buy(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return helpers.buy(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Sell(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Sell(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return helpers.sell(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Close(self, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:  # noqa: N802
+        """Close(symbol, *, comment=None, ticket=None), as in the wheel."""
+        return helpers.close(self, symbol, comment=comment, ticket=ticket)
+
+
+_TERMINAL_FLAGS = [
+    "community_account",
+    "community_connection",
+    "dlls_allowed",
+    "email_enabled",
+    "ftp_enabled",
+    "notifications_enabled",
+    "mqid",
+]
+
+
+def _owned(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A 1-D C-contiguous array owning its data, as the real module returns."""
+    if array.dtype != dtype:
+        raise structs.StructBuildError(f"market returned dtype {array.dtype}, not {dtype}")
+    return np.array(array, dtype=dtype, copy=True, order="C").reshape(-1)
+
+
+for _name, _value in mc.EXPORTED.items():
+    setattr(SimulatedTerminal, _name, _value)
+del _name, _value
