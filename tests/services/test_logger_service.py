@@ -83,7 +83,7 @@ def test_json_format_is_one_object_per_line(log_path):
     logger.handle(fixed_record(created))
     logger.warning("two\nlines ünï")
     try:
-        1 / 0
+        raise ZeroDivisionError("division by zero")
     except ZeroDivisionError:
         logger.exception("division failed for %s", "EURUSD")
 
