@@ -1,0 +1,299 @@
+"""Redis: the public envelope, pub/sub plus capped streams, and latest-value keys.
+
+Every message is one compact JSON envelope (DESIGN §4) published on its channel and appended
+to ``{prefix}:stream:{type}`` (MAXLEN ~), in one pipeline per batch. ``seq`` rises by one per
+message per bridge and continues across restarts: its high-water mark lives in
+``{prefix}:seq:{source}``. Every redis error leaves this module as ``PublishError``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import Enum
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bridge_v3.config.settings import RedisSettings
+from bridge_v3.exceptions import PublishError
+
+logger = logging.getLogger(__name__)
+
+ENVELOPE_VERSION = 1
+# Raise the stored high-water mark, never lower it (a replayed older batch must not).
+_RAISE_SEQ = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local proposed = tonumber(ARGV[1])
+if proposed > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return proposed
+end
+return current
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message with its envelope serialised: ready to send now or to spool and send later."""
+
+    channel: str
+    type: str
+    envelope: str
+    seq: int
+
+
+class RedisService:
+    """Publishes envelopes for one bridge (``source``). ``start()`` before use."""
+
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        source: str,
+        account: int | None = None,
+        clock: Callable[[], float] = time.time,
+        socket_timeout: float = 5.0,
+        health_check_interval: int = 30,
+        max_connections: int = 32,
+    ) -> None:
+        self._settings = settings
+        self._source = source
+        self._account = account
+        self._clock = clock
+        self._pool_options = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+            "health_check_interval": health_check_interval,
+            "max_connections": max_connections,
+            # No silent re-send: a failed pipeline surfaces as PublishError and the caller's
+            # policy (the outbox) decides, so a half-sent batch is never sent twice blindly.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        self._client: redis.Redis | None = None
+        self._seq = 0
+        self._seq_lock = threading.Lock()
+        self._send_lock = threading.RLock()  # keeps a batch's seqs and its wire order together
+
+    def __repr__(self) -> str:
+        return f"RedisService({self.address}, prefix={self.prefix!r}, source={self._source!r})"
+
+    @property
+    def address(self) -> str:
+        s = self._settings
+        return f"{s.host}:{s.port}/{s.db}"
+
+    @property
+    def prefix(self) -> str:
+        return self._settings.prefix
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def seq(self) -> int:
+        """The last seq handed out (0 before the first message)."""
+        return self._seq
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the pool, check Redis answers and resume ``seq`` from its high-water mark.
+
+        Unreachable -> PublishError naming host:port/db; the pool stays, so a later send
+        works once Redis is back.
+        """
+        if self._client is None:
+            self._client = redis.Redis(connection_pool=self._make_pool())
+        try:
+            stored = self._client.get(self.key("seq", self._source))
+        except redis.RedisError as error:
+            raise PublishError(f"Redis unreachable at {self.address}: {error}") from error
+        self.advance_seq(int(stored or 0))
+        logger.info("Connected to Redis at %s (seq continues after %d)", self.address, self._seq)
+
+    def _make_pool(self) -> redis.ConnectionPool:
+        s = self._settings
+        options = dict(self._pool_options, host=s.host, port=s.port, db=s.db)
+        if s.password:
+            options["password"] = s.password.reveal()
+        if s.ssl:
+            options["connection_class"] = redis.SSLConnection
+        return redis.ConnectionPool(**options)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.connection_pool.disconnect()
+
+    def health(self) -> bool:
+        """True if Redis answers PING now."""
+        try:
+            return bool(self._require().ping())
+        except (redis.RedisError, PublishError):
+            return False
+
+    def _require(self) -> redis.Redis:
+        if self._client is None:
+            raise PublishError(f"Redis at {self.address}: not started")
+        return self._client
+
+    # -- names and envelopes -----------------------------------------------------------------
+
+    def channel(self, *parts: str) -> str:
+        """``channel("bar", "EURUSD", "M15")`` -> ``"mt5:bar:EURUSD:M15"``."""
+        return ":".join((self.prefix, *parts))
+
+    key = channel  # keys follow the same naming: "{prefix}:last:...", "{prefix}:seq:..."
+
+    def advance_seq(self, at_least: int) -> None:
+        """Never hand out a seq <= ``at_least`` (e.g. the last one spooled locally)."""
+        with self._seq_lock:
+            self._seq = max(self._seq, int(at_least))
+
+    def envelope(self, type_: str, data: dict) -> dict:
+        """The next envelope of this bridge (takes a seq)."""
+        with self._seq_lock:
+            self._seq += 1
+            seq = self._seq
+        return self._envelope(type_, data, seq, self._timestamp())
+
+    def _envelope(self, type_: str, data: dict, seq: int, ts: str) -> dict:
+        return {
+            "v": ENVELOPE_VERSION,
+            "type": type_,
+            "source": self._source,
+            "account": self._account,
+            "seq": seq,
+            "ts": ts,
+            "data": data,
+        }
+
+    def _timestamp(self) -> str:
+        return iso_utc(datetime.fromtimestamp(self._clock(), tz=timezone.utc), ms=True)
+
+    def prepare(self, messages: Iterable[tuple[str, str, dict]]) -> list[Prepared]:
+        """Envelopes for ``(channel, type, data)`` messages, with consecutive seqs."""
+        messages = list(messages)
+        ts = self._timestamp()
+        with self._seq_lock:
+            first = self._seq + 1
+            self._seq += len(messages)
+        return [
+            Prepared(channel, type_, dumps(self._envelope(type_, data, seq, ts)), seq)
+            for seq, (channel, type_, data) in enumerate(messages, start=first)
+        ]
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, channel: str, type_: str, data: dict) -> None:
+        self.publish_many([(channel, type_, data)])
+
+    def publish_many(self, messages: Iterable[tuple[str, str, dict]]) -> int:
+        """Publish ``(channel, type, data)`` messages in one pipeline; return how many.
+
+        Each goes to its channel (PUBLISH) and to ``{prefix}:stream:{type}`` (XADD MAXLEN ~).
+        """
+        with self._send_lock:
+            return self.send(self.prepare(messages))
+
+    def send(self, prepared: Sequence[Prepared]) -> int:
+        """Send already prepared messages (e.g. replayed from the outbox) in one pipeline."""
+        if not prepared:
+            return 0
+        maxlen = self._settings.stream_maxlen
+        with self._send_lock:
+            pipe = self._require().pipeline(transaction=False)
+            for item in prepared:
+                pipe.publish(item.channel, item.envelope)
+                fields = {"channel": item.channel, "envelope": item.envelope}
+                pipe.xadd(self.key("stream", item.type), fields, maxlen=maxlen, approximate=True)
+            seq_key = self.key("seq", self._source)
+            pipe.eval(_RAISE_SEQ, 1, seq_key, max(item.seq for item in prepared))
+            stored = self._execute(pipe)[-1]
+        self.advance_seq(int(stored))
+        return len(prepared)
+
+    def _execute(self, pipe) -> list:
+        try:
+            return pipe.execute()
+        except redis.RedisError as error:
+            raise PublishError(f"Redis at {self.address}: {error}") from error
+
+    # -- latest values -----------------------------------------------------------------------
+
+    def set_last(self, key: str, data: dict, ttl: int | None = None) -> None:
+        """Store ``data`` as ``{prefix}:last:{key}`` for ``ttl`` seconds (default from settings)."""
+        self.set_last_many([(key, data)], ttl)
+
+    def set_last_many(self, items: Iterable[tuple[str, dict]], ttl: int | None = None) -> None:
+        """Pipelined ``set_last``. The value is the envelope without ``type`` and ``seq``:
+        latest values are not events, so they must not open gaps in the seq sequence."""
+        ttl = self._settings.last_ttl if ttl is None else ttl
+        ts = self._timestamp()
+        pipe = self._require().pipeline(transaction=False)
+        for key, data in items:
+            value = {"v": ENVELOPE_VERSION, "source": self._source, "account": self._account}
+            value.update(ts=ts, data=data)
+            pipe.set(self.key("last", key), dumps(value), ex=ttl if ttl > 0 else None)
+        self._execute(pipe)
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+def iso_utc(moment: datetime, *, ms: bool = False) -> str:
+    """ISO-8601 in UTC ending in Z; naive datetimes are taken as UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    spec = "milliseconds" if ms or moment.microsecond else "seconds"
+    return moment.isoformat(timespec=spec) + "Z"
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: object) -> str:
+    """Compact JSON; NaN and infinities (not valid JSON) become null."""
+    try:
+        return _compact(value)
+    except ValueError:  # rare: walk the value only when it holds a non-finite float
+        return _compact(_finite(value))
+
+
+def _compact(value: object) -> str:
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+    )
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _finite(value.item())
+    return value
