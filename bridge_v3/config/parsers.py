@@ -42,11 +42,12 @@ class InvalidValue(ValueError):
 
 
 def shown(raw: str, limit: int = 40) -> str:
-    """``raw`` quoted for an error message: credentials masked, long values shortened."""
+    """``raw`` quoted for an error message: credentials masked, long values shortened,
+    non-ASCII escaped (the message may be printed on a cp1252 Windows console)."""
     text = mask_credentials(raw)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
-    return repr(text)
+    return ascii(text)
 
 
 def _span(low: float, high: float | None, low_open: bool = False) -> str:

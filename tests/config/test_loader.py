@@ -478,3 +478,11 @@ def test_cross_check_error_never_shows_a_password():
 
     for password in PASSWORDS.values():
         assert password not in str(caught.value)
+
+
+def test_error_message_is_printable_on_a_cp1252_console():
+    with pytest.raises(ConfigError) as caught:
+        load(MT5_SERVER_TIMEZONE="Europe/Athens→2")
+
+    str(caught.value).encode("cp1252")
+    assert "\\u2192" in str(caught.value)
