@@ -167,10 +167,19 @@ def _result(
     rates: np.ndarray, times: np.ndarray, stacked: np.ndarray, last_stored: float | None
 ) -> ValidationResult:
     bad = stacked.any(axis=0)
-    first_reason = stacked.argmax(axis=0)
+    bad_index = np.flatnonzero(bad)
+    reasons = stacked[:, bad_index].argmax(axis=0).tolist()
+    names = rates.dtype.names
+    # tolist() turns the rejected rows into Python values in one C call per array.
     rejected = [
-        Rejection(int(i), int(times[i]), REASONS[first_reason[i]], _row_dict(rates[i]))
-        for i in np.flatnonzero(bad)
+        Rejection(index, time, REASONS[reason], dict(zip(names, row, strict=True)))
+        for index, time, reason, row in zip(
+            bad_index.tolist(),
+            times[bad_index].tolist(),
+            reasons,
+            rates[bad_index].tolist(),
+            strict=True,
+        )
     ]
     good_index = np.flatnonzero(~bad)
     good = rates[good_index]
@@ -179,7 +188,3 @@ def _result(
     else:
         revisit = times[good_index] <= last_stored
     return ValidationResult(good, rejected, good_index, revisit)
-
-
-def _row_dict(row: np.void) -> dict:
-    return {name: row[name].item() for name in row.dtype.names}
