@@ -13,7 +13,9 @@ from bridge_v3.exceptions import ConfigError, DependencyError
 logger = logging.getLogger(__name__)
 
 
-def select_series(bridge: Bridge, symbols: str | None, timeframes: str | None) -> list[tuple[str, Timeframe]]:
+def select_series(
+    bridge: Bridge, symbols: str | None, timeframes: str | None
+) -> list[tuple[str, Timeframe]]:
     series = bridge.prices.series
     if symbols:
         wanted = {s.strip().upper() for s in symbols.split(",") if s.strip()}
@@ -26,7 +28,9 @@ def select_series(bridge: Bridge, symbols: str | None, timeframes: str | None) -
             if name not in TIMEFRAMES:
                 raise ConfigError("--timeframes", f"unknown timeframe {name!r}", "M1,H1")
             chosen.append(TIMEFRAMES[name])
-        series = list(dict.fromkeys((s, tf) for s in dict.fromkeys(s for s, _ in series) for tf in chosen))
+        series = list(
+            dict.fromkeys((s, tf) for s in dict.fromkeys(s for s, _ in series) for tf in chosen)
+        )
     return series
 
 
@@ -38,23 +42,39 @@ def run_backfill(bridge: Bridge, days: float, symbols: str | None, timeframes: s
         if bridge.stop_event.is_set():
             break
         try:
-            result = bridge.prices.backfill(symbol, timeframe, days, progress=_progress(index, len(series)))
+            result = bridge.prices.backfill(
+                symbol, timeframe, days, progress=_progress(index, len(series))
+            )
         except DependencyError as error:
             logger.error("%s %s skipped: %s", symbol, timeframe, error)
             continue
         fetched += result.fetched
         written += result.stored
     elapsed = max(time.perf_counter() - started, 1e-9)
-    logger.info("Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s)",
-                fetched, written, elapsed, fetched / elapsed)
-    print(f"bars fetched: {fetched}  rows written: {written}  seconds: {elapsed:.1f}  "
-          f"bars/s: {fetched / elapsed:.0f}")
+    logger.info(
+        "Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s)",
+        fetched,
+        written,
+        elapsed,
+        fetched / elapsed,
+    )
+    print(
+        f"bars fetched: {fetched}  rows written: {written}  seconds: {elapsed:.1f}  "
+        f"bars/s: {fetched / elapsed:.0f}"
+    )
     return 0
 
 
 def _progress(index: int, count: int):
     def report(symbol: str, timeframe: Timeframe, total: SyncResult) -> None:
-        logger.info("[%d/%d] %s %s: %d bars fetched, %d rows written",
-                    index, count, symbol, timeframe, total.fetched, total.stored)
+        logger.info(
+            "[%d/%d] %s %s: %d bars fetched, %d rows written",
+            index,
+            count,
+            symbol,
+            timeframe,
+            total.fetched,
+            total.stored,
+        )
 
     return report

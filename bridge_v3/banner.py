@@ -23,12 +23,23 @@ def _timeframes(timeframes) -> str:
 
 
 def banner_lines(settings: Settings, backend: str, account: str = "") -> list[str]:
-    pg, rd, market, risk, worker = (settings.postgres, settings.redis, settings.market,
-                                    settings.risk, settings.worker)
-    mode = ("LIVE (orders are sent after risk checks)" if risk.trading_mode is TradingMode.LIVE
-            else "SAFETY (signals only, no orders are sent)")
-    crypto = (f"{', '.join(market.crypto_pairs)} ({_timeframes(market.crypto_timeframes)})"
-              if market.crypto_enabled else "disabled")
+    pg, rd, market, risk, worker = (
+        settings.postgres,
+        settings.redis,
+        settings.market,
+        settings.risk,
+        settings.worker,
+    )
+    mode = (
+        "LIVE (orders are sent after risk checks)"
+        if risk.trading_mode is TradingMode.LIVE
+        else "SAFETY (signals only, no orders are sent)"
+    )
+    crypto = (
+        f"{', '.join(market.crypto_pairs)} ({_timeframes(market.crypto_timeframes)})"
+        if market.crypto_enabled
+        else "disabled"
+    )
     lines = [
         RULE,
         f"  MT5 Bridge v{__version__}",

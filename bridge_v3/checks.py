@@ -43,8 +43,12 @@ def check_redis(settings: Settings) -> str:
 
 def check_terminal(settings: Settings) -> str:
     backend = choose_backend(settings.mt5, settings.simulator)
-    mt5 = MT5Service(backend.open_client, settings.mt5, ServerTime(settings.mt5.server_timezone),
-                     clock=backend.clock)
+    mt5 = MT5Service(
+        backend.open_client,
+        settings.mt5,
+        ServerTime(settings.mt5.server_timezone),
+        clock=backend.clock,
+    )
     try:
         account = mt5.connect(settings.market.forex_pairs)
         terminal = mt5.terminal_info()

@@ -46,21 +46,27 @@ def configured_series(settings: Settings) -> list[tuple[str, object]]:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, stop: threading.Event,
-                 backend: TerminalBackend | None = None) -> None:
+    def __init__(
+        self, settings: Settings, stop: threading.Event, backend: TerminalBackend | None = None
+    ) -> None:
         self.settings = settings
         self.stop_event = stop
         self.backend = backend or choose_backend(settings.mt5, settings.simulator)
         self.clock: Callable[[], float] = self.backend.clock
         self.source = settings.bridge_id or socket.gethostname()
         self.database = DatabaseService(settings.postgres)
-        self.mt5 = MT5Service(self.backend.open_client, settings.mt5,
-                              ServerTime(settings.mt5.server_timezone), clock=self.clock)
+        self.mt5 = MT5Service(
+            self.backend.open_client,
+            settings.mt5,
+            ServerTime(settings.mt5.server_timezone),
+            clock=self.clock,
+        )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
         self.scheduler = Scheduler(self.worker)
         self.account: int | None = None
         self.redis: RedisService | None = None
         self.publisher: Publisher | None = None
+        self.outbox: Outbox | None = None
         self.prices: PriceController | None = None
         self.accounts: AccountController | None = None
         self.status: StatusController | None = None
@@ -68,7 +74,9 @@ class Bridge:
     # -- start-up ------------------------------------------------------------------------
 
     def _retry(self) -> Retry:
-        return Retry(Backoff(base=1.0, cap=30.0), attempts=None, on=(TemporaryError,), stop=self.stop_event)
+        return Retry(
+            Backoff(base=1.0, cap=30.0), attempts=None, on=(TemporaryError,), stop=self.stop_event
+        )
 
     def connect(self) -> None:
         """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers."""
@@ -78,11 +86,18 @@ class Bridge:
         if applied:
             logger.info("Database migrations applied: %s", ", ".join(applied))
         series = configured_series(self.settings)
-        symbols = list(dict.fromkeys([s for s, _ in series] + list(self.settings.market.tick_symbols)))
+        symbols = list(
+            dict.fromkeys([s for s, _ in series] + list(self.settings.market.tick_symbols))
+        )
         info = self._retry().call(lambda: self.mt5.connect(symbols), what="MT5 terminal")
         self.account = int(info["login"])
-        logger.info("MT5 terminal: %s, account %s on %s, trade allowed: %s",
-                    self.mt5.backend_name, self.account, info.get("server"), info.get("trade_allowed"))
+        logger.info(
+            "MT5 terminal: %s, account %s on %s, trade allowed: %s",
+            self.mt5.backend_name,
+            self.account,
+            info.get("server"),
+            info.get("trade_allowed"),
+        )
         self._report_trading_permissions(info)
         self._connect_redis()
         self._build_controllers(series)
@@ -90,8 +105,16 @@ class Bridge:
     def _connect_redis(self) -> None:
         rd = self.settings.redis
         self.redis = RedisService(rd, source=self.source, account=self.account, clock=self.clock)
-        self._retry().call(self.redis.start, what=f"Redis at {rd.host}:{rd.port}")
-        self.publisher = Publisher(self.redis, Outbox(self.settings.spool_path))
+        self.outbox = Outbox(self.settings.spool_path)
+        self.publisher = Publisher(self.redis, self.outbox)
+        if not self.publisher.start():
+            logger.warning(
+                "Redis at %s:%s does not answer yet: storing goes on, messages are "
+                "spooled to %s and sent when it answers",
+                rd.host,
+                rd.port,
+                self.settings.spool_path,
+            )
 
     def _report_trading_permissions(self, account: dict) -> None:
         try:
@@ -102,29 +125,47 @@ class Bridge:
         if not terminal.get("trade_allowed"):
             logger.warning("AutoTrading is OFF in the terminal: orders would be refused (10027)")
         if terminal.get("tradeapi_disabled"):
-            logger.warning("'Disable automatic trading via external Python API' is ticked in the terminal")
+            logger.warning(
+                "'Disable automatic trading via external Python API' is ticked in the terminal"
+            )
         if not account.get("trade_expert", True):
             logger.warning("The broker does not allow expert trading on this account")
 
     def _build_controllers(self, series) -> None:
         rd, market = self.settings.redis, self.settings.market
         self.prices = PriceController(
-            self.mt5, BarStore(self.database, self.account), self.publisher, series,
-            clock=self.clock, initial_history_days=market.initial_history_days, last_ttl=rd.last_ttl,
+            self.mt5,
+            BarStore(self.database, self.account),
+            self.publisher,
+            series,
+            clock=self.clock,
+            initial_history_days=market.initial_history_days,
+            last_ttl=rd.last_ttl,
         )
         self.prices.load_watermarks()
-        self.accounts = AccountController(self.mt5, self.database, self.publisher,
-                                          clock=self.clock, last_ttl=rd.last_ttl)
-        self.status = StatusController(self.publisher, clock=self.clock, last_ttl=rd.last_ttl, probes={
-            "terminal": lambda: {"backend": self.mt5.backend_name, "connected": self.mt5.connected,
-                                 "reconnects": self.mt5.reconnects},
-            "postgres": self.database.health,
-            "redis": self.redis.health,
-            "outbox_pending": self.publisher.pending,
-            "worker": self.worker.stats,
-            "bars": lambda: dict(self.prices.totals),
-        })
-        self.mt5.on_reconnect(lambda: self.worker.submit("prices", self.submit_price_tasks, Priority.NORMAL))
+        self.accounts = AccountController(
+            self.mt5, self.database, self.publisher, clock=self.clock, last_ttl=rd.last_ttl
+        )
+        self.status = StatusController(
+            self.publisher,
+            clock=self.clock,
+            last_ttl=rd.last_ttl,
+            probes={
+                "terminal": lambda: {
+                    "backend": self.mt5.backend_name,
+                    "connected": self.mt5.connected,
+                    "reconnects": self.mt5.reconnects,
+                },
+                "postgres": self.database.health,
+                "redis": self.redis.health,
+                "outbox_pending": lambda: self.publisher.pending,
+                "worker": self.worker.stats,
+                "bars": lambda: dict(self.prices.totals),
+            },
+        )
+        self.mt5.on_reconnect(
+            lambda: self.worker.submit("prices", self.submit_price_tasks, Priority.NORMAL)
+        )
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -132,15 +173,25 @@ class Bridge:
         """One task per series, so storage and publishing of different series overlap."""
         for symbol, timeframe in self.prices.series:
             name = f"bars:{symbol}:{timeframe}"
-            self.worker.submit(name, lambda s=symbol, t=timeframe: self.prices.sync(s, t), Priority.NORMAL)
+            self.worker.submit(
+                name, lambda s=symbol, t=timeframe: self.prices.sync(s, t), Priority.NORMAL
+            )
 
     def schedule_jobs(self) -> None:
         w = self.settings.worker
-        self.scheduler.add_job("prices", self.submit_price_tasks, w.price_fetch_interval, Priority.NORMAL)
-        self.scheduler.add_job("account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH)
+        self.scheduler.add_job(
+            "prices", self.submit_price_tasks, w.price_fetch_interval, Priority.NORMAL
+        )
+        self.scheduler.add_job(
+            "account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH
+        )
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
-        self.scheduler.add_job("outbox", self.publisher.flush, OUTBOX_FLUSH_SECONDS, Priority.LOW)
-        self.scheduler.add_job("worker-stats", self.worker.log_stats, w.stats_interval, Priority.LOW)
+        self.scheduler.add_job(
+            "outbox", self.publisher.flush_if_due, OUTBOX_FLUSH_SECONDS, Priority.LOW
+        )
+        self.scheduler.add_job(
+            "worker-stats", self.worker.log_stats, w.stats_interval, Priority.LOW
+        )
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
@@ -157,8 +208,11 @@ class Bridge:
         self.schedule_jobs()
         self.scheduler.run_all()
         self.scheduler.start()
-        logger.info("Bridge running: %d series, jobs %s", len(self.prices.series),
-                    ", ".join(name for name, _, _ in self.scheduler.jobs()))
+        logger.info(
+            "Bridge running: %d series, jobs %s",
+            len(self.prices.series),
+            ", ".join(name for name, _, _ in self.scheduler.jobs()),
+        )
         self.stop_event.wait()
         logger.info("Stop requested: shutting down")
 
@@ -169,14 +223,16 @@ class Bridge:
         self.scheduler.stop(timeout=2.0)
         unfinished = self.worker.stop(drain=True, timeout=drain_seconds)
         if unfinished:
-            logger.warning("Tasks not finished at shutdown (they run again next start): %s",
-                           ", ".join(unfinished))
+            logger.warning(
+                "Tasks not finished at shutdown (they run again next start): %s",
+                ", ".join(unfinished),
+            )
         if self.status is not None:
             self._final_heartbeat()
-        if self.publisher is not None:
-            self.publisher.close()
         if self.redis is not None:
             self.redis.close()
+        if self.outbox is not None:
+            self.outbox.close()
         self.database.close()
         self.mt5.shutdown()
         self.backend.close()

@@ -28,10 +28,15 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bridge_v3.main", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="validate settings, reach the terminal, PostgreSQL and Redis, print a table")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="validate settings, reach the terminal, PostgreSQL and Redis, print a table",
+    )
     mode.add_argument("--once", action="store_true", help="run every job once, then exit")
-    mode.add_argument("--backfill", type=float, metavar="DAYS", help="load DAYS of history, then exit")
+    mode.add_argument(
+        "--backfill", type=float, metavar="DAYS", help="load DAYS of history, then exit"
+    )
     parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
     parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")

@@ -14,8 +14,16 @@ from bridge_v3.services.publisher import Publisher
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_COLUMNS = (
-    "account", "time", "balance", "equity", "margin", "margin_free",
-    "margin_level", "profit", "currency", "leverage",
+    "account",
+    "time",
+    "balance",
+    "equity",
+    "margin",
+    "margin_free",
+    "margin_level",
+    "profit",
+    "currency",
+    "leverage",
 )
 
 
@@ -42,11 +50,14 @@ class AccountController:
         snapshot = AccountSnapshot.from_mt5(self._mt5.account_info(), now)
         row = tuple(getattr(snapshot, column) for column in SNAPSHOT_COLUMNS)
         self._database.upsert(
-            "account_snapshots", SNAPSHOT_COLUMNS, [row], key=("account", "time"),
+            "account_snapshots",
+            SNAPSHOT_COLUMNS,
+            [row],
+            key=("account", "time"),
             update=SNAPSHOT_COLUMNS[2:],
         )
         message = snapshot.to_message()
-        self._publisher.publish_many([(self._publisher.channel("account"), "account", message)])
-        self._publisher.set_last("account", message, ttl=self._last_ttl)
+        self._publisher.publish(self._publisher.redis.channel("account"), "account", message)
+        self._publisher.set_last_many([("account", message)], ttl=self._last_ttl)
         self.latest = snapshot
         return snapshot

@@ -13,8 +13,13 @@ BAR_FIELDS = ("open", "high", "low", "close", "tick_volume", "spread", "real_vol
 def bar_data(symbol: str, timeframe: str, times: list[str], rates: np.ndarray) -> list[dict]:
     columns = [rates[name].tolist() for name in BAR_FIELDS]
     return [
-        {"symbol": symbol, "timeframe": timeframe, "time": time, **dict(zip(BAR_FIELDS, values))}
-        for time, *values in zip(times, *columns)
+        {
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "time": time,
+            **dict(zip(BAR_FIELDS, values, strict=False)),
+        }
+        for time, *values in zip(times, *columns, strict=False)
     ]
 
 
@@ -22,7 +27,7 @@ def bar_messages(
     publisher: Publisher, symbol: str, timeframe: str, rates: np.ndarray
 ) -> list[tuple[str, str, dict]]:
     """(channel, type, data) for each closed bar, oldest first, on ``mt5:bar:{SYMBOL}:{TF}``."""
-    channel = publisher.channel("bar", symbol, timeframe)
+    channel = publisher.redis.channel("bar", symbol, timeframe)
     times = utc_iso(rates["time"].astype(np.int64)).tolist()
     return [(channel, "bar", data) for data in bar_data(symbol, timeframe, times, rates)]
 

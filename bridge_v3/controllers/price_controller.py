@@ -92,8 +92,10 @@ class PriceController:
         result = self._store_closed(symbol, timeframe, rates[closed], last, now, publish=True)
         forming = rates[~closed]
         if len(forming):
-            key = f"bar:{symbol}:{timeframe.name}"
-            self._publisher.set_last(key, forming_bar_message(symbol, timeframe.name, forming[-1]), ttl=self._last_ttl)
+            message = forming_bar_message(symbol, timeframe.name, forming[-1])
+            self._publisher.set_last_many(
+                [(f"bar:{symbol}:{timeframe.name}", message)], ttl=self._last_ttl
+            )
         return result
 
     def backfill(
@@ -128,10 +130,17 @@ class PriceController:
         return last - self._overlap * step
 
     def _store_closed(
-        self, symbol: str, timeframe: Timeframe, closed: np.ndarray, last: int | None,
-        now: float, *, publish: bool,
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        closed: np.ndarray,
+        last: int | None,
+        now: float,
+        *,
+        publish: bool,
     ) -> SyncResult:
-        validation = validate_bars(closed, timeframe, now, last, self._mt5.server_time)
+        server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
+        validation = validate_bars(closed, timeframe, now, last, server_times=server_times)
         self._quarantine(symbol, timeframe, validation.rejected)
         good = validation.good
         stored = self._store.save(symbol, timeframe.name, good)
@@ -143,9 +152,13 @@ class PriceController:
                 self._watermarks[(symbol, timeframe.name)] = newest
         corrected = max(0, stored - len(fresh))
         if corrected:
-            logger.warning("%s %s: broker corrected %d stored bar(s); updated", symbol, timeframe, corrected)
+            logger.warning(
+                "%s %s: broker corrected %d stored bar(s); updated", symbol, timeframe, corrected
+            )
         if publish and len(fresh):
-            self._publisher.publish_many(bar_messages(self._publisher, symbol, timeframe.name, fresh))
+            self._publisher.publish_many(
+                bar_messages(self._publisher, symbol, timeframe.name, fresh)
+            )
         result = SyncResult(len(closed), stored, len(fresh), corrected, len(validation.rejected))
         self._count(result)
         return result
@@ -153,26 +166,37 @@ class PriceController:
     def _quarantine(self, symbol: str, timeframe: Timeframe, rejected: list) -> None:
         if not rejected:
             return
-        self._store.quarantine(symbol, timeframe.name, [(r.time, r.reason, r.row) for r in rejected])
+        self._store.quarantine(
+            symbol, timeframe.name, [(r.time, r.reason, r.row) for r in rejected]
+        )
         for rejection in rejected:
             kind = (symbol, timeframe.name, rejection.reason)
             if kind not in self._logged_rejections:
                 self._logged_rejections.add(kind)
                 logger.warning(
                     "%s %s: bar quarantined (%s) at %s; further ones of this kind are counted only",
-                    symbol, timeframe, rejection.reason, rejection.time,
+                    symbol,
+                    timeframe,
+                    rejection.reason,
+                    rejection.time,
                 )
 
     def _count(self, result: SyncResult) -> None:
         with self._lock:
             self.totals.update(
-                fetched=result.fetched, stored=result.stored, new=result.new,
-                corrected=result.corrected, quarantined=result.quarantined,
+                fetched=result.fetched,
+                stored=result.stored,
+                new=result.new,
+                corrected=result.corrected,
+                quarantined=result.quarantined,
             )
 
 
 def _add(a: SyncResult, b: SyncResult) -> SyncResult:
     return SyncResult(
-        a.fetched + b.fetched, a.stored + b.stored, a.new + b.new,
-        a.corrected + b.corrected, a.quarantined + b.quarantined,
+        a.fetched + b.fetched,
+        a.stored + b.stored,
+        a.new + b.new,
+        a.corrected + b.corrected,
+        a.quarantined + b.quarantined,
     )

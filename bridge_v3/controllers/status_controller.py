@@ -42,8 +42,8 @@ class StatusController:
 
     def beat(self, state: str = "running") -> dict:
         data = self.snapshot(state)
-        self._publisher.publish_many([(self._publisher.channel("status"), "status", data)])
-        self._publisher.set_last("status", data, ttl=self._last_ttl)
+        self._publisher.publish(self._publisher.redis.channel("status"), "status", data)
+        self._publisher.set_last_many([("status", data)], ttl=self._last_ttl)
         return data
 
     @staticmethod

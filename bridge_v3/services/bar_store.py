@@ -11,8 +11,17 @@ import numpy as np
 from bridge_v3.services.database_service import DatabaseService
 
 BAR_COLUMNS = (
-    "account", "symbol", "timeframe", "time", "open", "high", "low", "close",
-    "tick_volume", "spread", "real_volume",
+    "account",
+    "symbol",
+    "timeframe",
+    "time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "tick_volume",
+    "spread",
+    "real_volume",
 )
 BAR_KEY = ("account", "symbol", "timeframe", "time")
 BAR_VALUES = BAR_COLUMNS[4:]
@@ -55,7 +64,9 @@ class BarStore:
             (self._account, symbol, timeframe, last_time),
         )
 
-    def quarantine(self, symbol: str, timeframe: str, rejected: Iterable[tuple[int | None, str, dict]]) -> None:
+    def quarantine(
+        self, symbol: str, timeframe: str, rejected: Iterable[tuple[int | None, str, dict]]
+    ) -> None:
         """Keep rejected bars with their reason, for a person to look at."""
         for time, reason, row in rejected:
             stamp = datetime.fromtimestamp(time, tz=timezone.utc) if time is not None else None
@@ -69,8 +80,13 @@ class BarStore:
         times = utc_iso(rates["time"].astype(np.int64)).tolist()
         columns = zip(
             times,
-            rates["open"].tolist(), rates["high"].tolist(), rates["low"].tolist(),
-            rates["close"].tolist(), rates["tick_volume"].tolist(), rates["spread"].tolist(),
+            rates["open"].tolist(),
+            rates["high"].tolist(),
+            rates["low"].tolist(),
+            rates["close"].tolist(),
+            rates["tick_volume"].tolist(),
+            rates["spread"].tolist(),
             rates["real_volume"].tolist(),
+            strict=False,
         )
         return [(self._account, symbol, timeframe, *values) for values in columns]

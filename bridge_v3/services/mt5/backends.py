@@ -36,7 +36,10 @@ def import_metatrader5() -> Any | None:
 
 
 def choose_backend(
-    mt5: MT5Settings, simulator: SimulatorSettings, *, importer: Callable[[], Any | None] = import_metatrader5
+    mt5: MT5Settings,
+    simulator: SimulatorSettings,
+    *,
+    importer: Callable[[], Any | None] = import_metatrader5,
 ) -> TerminalBackend:
     """Resolve MT5_BACKEND (``auto`` = the real package if importable, else the simulator)."""
     kind = mt5.backend
@@ -45,19 +48,27 @@ def choose_backend(
         module = importer()
         if module is None and kind is Backend.METATRADER5:
             raise ConfigError(
-                "MT5_BACKEND", "is 'metatrader5' but the MetaTrader5 package cannot be imported "
-                "(it exists only for Windows: pip install MetaTrader5)", "simulator",
+                "MT5_BACKEND",
+                "is 'metatrader5' but the MetaTrader5 package cannot be imported "
+                "(it exists only for Windows: pip install MetaTrader5)",
+                "simulator",
             )
         if module is None:
             logger.warning("MetaTrader5 package not importable: using the SIMULATED terminal")
             kind = Backend.SIMULATOR
     if kind in (Backend.AUTO, Backend.METATRADER5):
-        return TerminalBackend(Backend.METATRADER5, "MetaTrader5 package (real terminal)",
-                               lambda: ModuleClient(module, "metatrader5"))
+        return TerminalBackend(
+            Backend.METATRADER5,
+            "MetaTrader5 package (real terminal)",
+            lambda: ModuleClient(module, "metatrader5"),
+        )
     if kind is Backend.REMOTE:
         host, port = mt5.remote_host, mt5.remote_port
-        return TerminalBackend(Backend.REMOTE, f"remote terminal over RPyC at {host}:{port}",
-                               lambda: RemoteClient(host, port, timeout=mt5.timeout_ms / 1000))
+        return TerminalBackend(
+            Backend.REMOTE,
+            f"remote terminal over RPyC at {host}:{port}",
+            lambda: RemoteClient(host, port, timeout=mt5.timeout_ms / 1000),
+        )
     return simulator_backend(simulator)
 
 
@@ -78,8 +89,14 @@ def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> Termina
         if settings.state_file:
             simulation.save()
 
-    description = (f"SIMULATED terminal (paper trading, seed {settings.seed}, "
-                   f"broker zone {settings.server_timezone})")
-    return TerminalBackend(Backend.SIMULATOR, description,
-                           lambda: ModuleClient(simulation.terminal, "simulator"),
-                           clock=simulation.clock.now, close=close)
+    description = (
+        f"SIMULATED terminal (paper trading, seed {settings.seed}, "
+        f"broker zone {settings.server_timezone})"
+    )
+    return TerminalBackend(
+        Backend.SIMULATOR,
+        description,
+        lambda: ModuleClient(simulation.terminal, "simulator"),
+        clock=simulation.clock.now,
+        close=close,
+    )

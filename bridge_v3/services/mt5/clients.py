@@ -50,7 +50,7 @@ class ModuleClient:
 
 # Runs inside the RPyC server. Arguments and results travel pickled, by value: a dict
 # sent as an RPyC reference would fail the real module's dict check in order_send.
-_REMOTE_HELPER = '''
+_REMOTE_HELPER = """
 def _bridge_v3_call(blob):
     import pickle
     import MetaTrader5
@@ -63,7 +63,7 @@ def _bridge_v3_call(blob):
     function, args, kwargs = pickle.loads(blob)
     result = getattr(MetaTrader5, function)(*args, **kwargs)
     return pickle.dumps((plain(result), tuple(MetaTrader5.last_error())), protocol=4)
-'''
+"""
 
 
 class RemoteClient:

@@ -90,7 +90,9 @@ class MT5Service:
             return
         if self._monotonic() < self._next_attempt:
             wait = self._next_attempt - self._monotonic()
-            raise TerminalDisconnectedError(f"MT5 terminal not connected; next attempt in {wait:.0f}s")
+            raise TerminalDisconnectedError(
+                f"MT5 terminal not connected; next attempt in {wait:.0f}s"
+            )
         with self._lock.hold(Priority.CRITICAL):
             if self._client is None:
                 self._attach()
@@ -206,7 +208,9 @@ class MT5Service:
             raise translate(function, code, message, subject)
         return result
 
-    def call(self, function: str, *args: Any, priority: Priority = Priority.NORMAL, **kwargs: Any) -> Any:
+    def call(
+        self, function: str, *args: Any, priority: Priority = Priority.NORMAL, **kwargs: Any
+    ) -> Any:
         """Call a terminal function under the lock; reconnects first if needed."""
         self.ensure_connected()
         with self._lock.hold(priority):
@@ -221,8 +225,15 @@ class MT5Service:
 
     # -- typed helpers (times converted to UTC) ------------------------------------------
 
-    def rates_range(self, symbol: str, timeframe: int, utc_from: float, utc_to: float,
-                    *, priority: Priority = Priority.NORMAL) -> np.ndarray:
+    def rates_range(
+        self,
+        symbol: str,
+        timeframe: int,
+        utc_from: float,
+        utc_to: float,
+        *,
+        priority: Priority = Priority.NORMAL,
+    ) -> np.ndarray:
         """Bars with open time in [utc_from, utc_to], oldest first, ``time`` in UTC seconds."""
         start = self.server_time.to_server(utc_from)
         end = self.server_time.to_server(utc_to)
@@ -234,12 +245,21 @@ class MT5Service:
             return np.empty(0, dtype=RATES_DTYPE)  # the terminal sends no buffer for no bars
         return self._rates_to_utc(rates)
 
-    def rates_from_pos(self, symbol: str, timeframe: int, start: int, count: int,
-                       *, priority: Priority = Priority.NORMAL) -> np.ndarray:
+    def rates_from_pos(
+        self,
+        symbol: str,
+        timeframe: int,
+        start: int,
+        count: int,
+        *,
+        priority: Priority = Priority.NORMAL,
+    ) -> np.ndarray:
         rates = self.call("copy_rates_from_pos", symbol, timeframe, start, count, priority=priority)
         return self._rates_to_utc(rates)
 
-    def ticks_range(self, symbol: str, utc_from_msc: int, utc_to_msc: int, flags: int) -> np.ndarray:
+    def ticks_range(
+        self, symbol: str, utc_from_msc: int, utc_to_msc: int, flags: int
+    ) -> np.ndarray:
         """Ticks in [from, to] (milliseconds, UTC), ``time`` and ``time_msc`` in UTC."""
         start = self.server_time.to_server(utc_from_msc / 1000)
         end = self.server_time.to_server(utc_to_msc / 1000) + 1
@@ -259,10 +279,16 @@ class MT5Service:
         return self.call("symbol_info", symbol)
 
     def positions(self) -> list[dict]:
-        return [to_utc_fields(p, self.server_time) for p in self.call("positions_get", priority=Priority.HIGH)]
+        return [
+            to_utc_fields(p, self.server_time)
+            for p in self.call("positions_get", priority=Priority.HIGH)
+        ]
 
     def orders(self) -> list[dict]:
-        return [to_utc_fields(o, self.server_time) for o in self.call("orders_get", priority=Priority.HIGH)]
+        return [
+            to_utc_fields(o, self.server_time)
+            for o in self.call("orders_get", priority=Priority.HIGH)
+        ]
 
     def deals(self, utc_from: float, utc_to: float) -> list[dict]:
         start = self.server_time.to_server(utc_from)

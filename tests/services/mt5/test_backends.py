@@ -23,7 +23,9 @@ def fake_metatrader5_module():
 
 def test_auto_uses_the_real_package_when_it_imports():
     module = fake_metatrader5_module()
-    backend = choose_backend(MT5Settings(backend=Backend.AUTO), SimulatorSettings(), importer=lambda: module)
+    backend = choose_backend(
+        MT5Settings(backend=Backend.AUTO), SimulatorSettings(), importer=lambda: module
+    )
     assert backend.kind is Backend.METATRADER5
     client = backend.open_client()
     assert client.call("initialize", timeout=5) == (True, (1, "Success"))
@@ -31,7 +33,9 @@ def test_auto_uses_the_real_package_when_it_imports():
 
 
 def test_auto_falls_back_to_the_simulator_and_says_so(caplog):
-    backend = choose_backend(MT5Settings(backend=Backend.AUTO), SimulatorSettings(), importer=lambda: None)
+    backend = choose_backend(
+        MT5Settings(backend=Backend.AUTO), SimulatorSettings(), importer=lambda: None
+    )
     assert backend.kind is Backend.SIMULATOR
     assert "SIMULATED" in backend.description
     assert any("SIMULATED" in record.getMessage() for record in caplog.records)
@@ -39,7 +43,9 @@ def test_auto_falls_back_to_the_simulator_and_says_so(caplog):
 
 def test_metatrader5_without_the_package_is_a_configuration_error():
     with pytest.raises(ConfigError) as caught:
-        choose_backend(MT5Settings(backend=Backend.METATRADER5), SimulatorSettings(), importer=lambda: None)
+        choose_backend(
+            MT5Settings(backend=Backend.METATRADER5), SimulatorSettings(), importer=lambda: None
+        )
     assert caught.value.variable == "MT5_BACKEND"
 
 

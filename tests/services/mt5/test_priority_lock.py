@@ -25,7 +25,9 @@ def test_waiters_are_served_by_priority_then_arrival():
     first.start()
     wait_until_waiting(lock, 0)
     threads = []
-    for count, (name, priority) in enumerate([("low", 3), ("normal-1", 2), ("trade", 1), ("normal-2", 2)], 1):
+    for count, (name, priority) in enumerate(
+        [("low", 3), ("normal-1", 2), ("trade", 1), ("normal-2", 2)], 1
+    ):
         thread = threading.Thread(target=waiter, args=(name, priority))
         thread.start()
         wait_until_waiting(lock, count)
