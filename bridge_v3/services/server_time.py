@@ -45,6 +45,10 @@ class ServerTimeNotCalibratedError(TemporaryError):
     """``auto`` server time has not yet seen a live tick, so no offset is known."""
 
 
+class StaleTickError(TemporaryError):
+    """The tick offered to ``calibrate`` is too old (market closed): try a later one."""
+
+
 def _load_zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
@@ -116,7 +120,11 @@ def _as_epoch(value: datetime | float) -> int:
 
 
 class ServerTime:
-    """Converts broker server epochs to UTC epochs and back (see module docstring)."""
+    """Converts broker server epochs to UTC epochs and back (see module docstring).
+
+    One instance may be shared by threads: each conversion reads the ``auto`` offset
+    once, so a concurrent ``calibrate`` affects whole batches, never half of one.
+    """
 
     def __init__(self, spec: str, *, variable: str = "MT5_SERVER_TIMEZONE") -> None:
         self.spec = spec.strip()
@@ -172,15 +180,16 @@ class ServerTime:
 
         The difference is rounded to 30 minutes, so the tick must be less than about
         15 minutes old (a live market). Returns the offset in seconds; logs when it
-        changes. Raises ValueError for an offset no real zone has (a stale tick).
+        changes. Raises StaleTickError (the offset is kept) when the difference is one no
+        real zone has, as with the last tick of a closed market.
         """
         if not self._auto:
             raise ValueError(f"calibrate() applies to 'auto' server time, not {self.spec!r}")
         offset = round((server_tick_time - utc_now) / _HALF_HOUR) * _HALF_HOUR
         if not _MIN_OFFSET <= offset <= _MAX_OFFSET:
-            raise ValueError(
+            raise StaleTickError(
                 f"server tick time {server_tick_time} is {server_tick_time - utc_now:.0f} s "
-                "from UTC now: the tick is stale, offset not changed"
+                "from UTC now: the tick is stale (market closed?), offset not changed"
             )
         if not self._calibrated:
             logger.info("Server clock offset detected: UTC%s", _format_offset(offset))
@@ -207,13 +216,17 @@ class ServerTime:
         """Seconds to subtract from each server epoch to get UTC (int64, same shape).
 
         ``"order"`` treats a time not later than an earlier time of the same repeated
-        window as the second pass, which suits bars (one time per pass); see
-        :meth:`to_utc_msc_array` for ticks.
+        window as the second pass, which suits bars (each time once per pass). Not for
+        tick seconds, where many ticks share a second: use :meth:`to_utc_msc_array`.
         """
         return self._offsets(np.asarray(server_epochs, dtype=np.int64), ambiguous, strict=False)
 
     def to_utc_array(self, server_epochs: np.ndarray, ambiguous: str = "order") -> np.ndarray:
-        """Server epochs (seconds, int64) -> UTC epochs (seconds, int64)."""
+        """Server epochs (seconds, int64) -> UTC epochs (seconds, int64).
+
+        For bar times (see :meth:`offsets_array`); ticks go through
+        :meth:`to_utc_msc_array`.
+        """
         server = np.asarray(server_epochs, dtype=np.int64)
         return server - self._offsets(server, ambiguous, strict=False)
 

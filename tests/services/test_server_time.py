@@ -16,7 +16,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bridge_v3.exceptions import ConfigError
-from bridge_v3.services.server_time import ServerTime, ServerTimeNotCalibratedError
+from bridge_v3.services.server_time import (
+    ServerTime,
+    ServerTimeNotCalibratedError,
+    StaleTickError,
+)
 
 UTC = timezone.utc
 ATHENS = ZoneInfo("Europe/Athens")
@@ -213,7 +217,7 @@ def test_auto_refuses_a_stale_tick_and_keeps_its_offset():
     server_time = ServerTime("auto")
     now = float(epoch(2026, 1, 11, 10, 0))  # Sunday; last tick on Friday evening
     server_time.calibrate(int(now) + 7200, now)
-    with pytest.raises(ValueError, match="stale"):
+    with pytest.raises(StaleTickError, match="stale"):
         server_time.calibrate(epoch(2026, 1, 9, 23, 59), now)
     assert server_time.calibrated_offset == 7200
 
