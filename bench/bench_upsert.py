@@ -109,7 +109,9 @@ def measure(db: DatabaseService, rows: list[tuple], baseline_rows: int) -> dict:
     raw, _ = timed(lambda: raw_copy(db, rows, "bars_raw"))
     first, inserted = timed(lambda: db.upsert("bars", COLUMNS, rows, KEY))
     again, unchanged = timed(lambda: db.upsert("bars", COLUMNS, rows, KEY))
-    changed_rows = [r[:7] + (r[7] + 1e-5,) + r[8:] if i % 10 == 0 else r for i, r in enumerate(rows)]
+    changed_rows = [
+        r[:7] + (r[7] + 1e-5,) + r[8:] if i % 10 == 0 else r for i, r in enumerate(rows)
+    ]
     mixed, changed = timed(lambda: db.upsert("bars", COLUMNS, changed_rows, KEY))
     subset = rows[:baseline_rows]
     v2, _ = timed(lambda: row_by_row(db, subset))

@@ -71,7 +71,9 @@ def test_same_batch_twice_changes_nothing(database: DatabaseService, account: in
 
     assert (first, second) == (5, 0)
     assert stored_bars(database, account) == batch
-    assert database.fetch_all("SELECT updated_at FROM bars WHERE account = %s", (account,)) == before
+    assert (
+        database.fetch_all("SELECT updated_at FROM bars WHERE account = %s", (account,)) == before
+    )
 
 
 def test_changed_bar_is_updated_and_counted(database: DatabaseService, account: int) -> None:
@@ -211,7 +213,9 @@ def test_health_is_false_after_close(pg_database: dict) -> None:
         db.fetch_all("SELECT 1")
 
 
-def test_tick_partitions_created_and_default_rows_moved(database: DatabaseService, account: int) -> None:
+def test_tick_partitions_created_and_default_rows_moved(
+    database: DatabaseService, account: int
+) -> None:
     columns = ["account", "symbol", "time", "time_msc", "ordinal", "bid", "ask"]
     early = datetime(2031, 2, 3, 4, 5, 6, 789000, tzinfo=timezone.utc)
     database.upsert("ticks", columns, [(account, "EURUSD", early, 0, 0, 1.1, 1.2)],
@@ -232,7 +236,9 @@ def test_identical_millisecond_ticks_all_kept(database: DatabaseService, account
     database.ensure_tick_partitions(moment, moment)
     columns = ["account", "symbol", "time", "time_msc", "ordinal", "bid", "ask"]
     key = ["account", "symbol", "time", "ordinal"]
-    ticks = [(account, "EURUSD", moment, 1, ordinal, 1.1 + ordinal / 1e4, 1.2) for ordinal in range(3)]
+    ticks = [
+        (account, "EURUSD", moment, 1, ordinal, 1.1 + ordinal / 1e4, 1.2) for ordinal in range(3)
+    ]
 
     first = database.upsert("ticks", columns, ticks, key, update=[])
     replay = database.upsert("ticks", columns, ticks, key, update=[])

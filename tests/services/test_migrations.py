@@ -27,9 +27,13 @@ DOCUMENTED_TABLES = {
 def db(fresh_database: dict) -> Iterator[DatabaseService]:
     service = DatabaseService(
         PostgresSettings(
-            host=fresh_database["host"], port=fresh_database["port"],
-            db=fresh_database["dbname"], user=fresh_database["user"],
-            password=Secret(fresh_database["password"]), pool_min=1, pool_max=3,
+            host=fresh_database["host"],
+            port=fresh_database["port"],
+            db=fresh_database["dbname"],
+            user=fresh_database["user"],
+            password=Secret(fresh_database["password"]),
+            pool_min=1,
+            pool_max=3,
         )  # fmt: skip
     )
     service.start()
@@ -59,7 +63,7 @@ def test_fresh_database_gets_every_documented_table(db: DatabaseService) -> None
     applied = db.migrate()
 
     assert applied == ["001_initial.sql"]
-    assert DOCUMENTED_TABLES <= tables(db)
+    assert tables(db) >= DOCUMENTED_TABLES
 
 
 def test_applied_file_is_recorded_with_its_sha256(db: DatabaseService) -> None:

@@ -1,0 +1,179 @@
+"""RedisService against a real Redis: envelope, seq, channels, streams, last keys, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
+
+from bridge_v3.config.secret import Secret
+from bridge_v3.config.settings import RedisSettings
+from bridge_v3.exceptions import PublishError
+from bridge_v3.services.redis_service import RedisService
+from tests.conftest import REDIS_HOST, REDIS_PORT
+
+EPOCH_1700000000 = "2023-11-14T22:13:20"  # 1700000000 s after 1970-01-01T00:00:00Z
+
+
+def make_service(prefix: str, source: str = "bridge-a", **settings) -> RedisService:
+    values = dict(host=REDIS_HOST, port=REDIS_PORT, prefix=prefix)
+    values.update(settings)
+    service = RedisService(
+        RedisSettings(**values), source=source, account=12345678, clock=lambda: 1700000000.12
+    )
+    return service
+
+
+@pytest.fixture
+def service(redis_prefix: str) -> Iterator[RedisService]:
+    svc = make_service(redis_prefix)
+    svc.start()
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def subscriber(redis_client: redis.Redis) -> Iterator[redis.client.PubSub]:
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    yield pubsub
+    pubsub.close()
+
+
+def subscribe(pubsub: redis.client.PubSub, channel: str) -> None:
+    pubsub.subscribe(channel)
+    confirmation = pubsub.parse_response(timeout=5)  # subscribed before anything is published
+    assert confirmation[0] in (b"subscribe", "subscribe")
+
+
+def received(pubsub: redis.client.PubSub, count: int) -> list[dict]:
+    messages = []
+    deadline = time.monotonic() + 5
+    while len(messages) < count and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.5)
+        if message is not None:
+            messages.append(json.loads(message["data"]))
+    return messages
+
+
+def test_envelope_shape(service: RedisService) -> None:
+    envelope = service.envelope("bar", {"symbol": "EURUSD"})
+
+    assert envelope == {
+        "v": 1, "type": "bar", "source": "bridge-a", "account": 12345678, "seq": 1,
+        "ts": EPOCH_1700000000 + ".120Z", "data": {"symbol": "EURUSD"},
+    }  # fmt: skip
+
+
+def test_channel_names(service: RedisService, redis_prefix: str) -> None:
+    assert service.channel("bar", "EURUSD", "M15") == f"{redis_prefix}:bar:EURUSD:M15"
+    assert service.channel("account") == f"{redis_prefix}:account"
+
+
+def test_seq_rises_by_one_and_continues_after_restart(redis_prefix: str, subscriber) -> None:
+    channel = f"{redis_prefix}:status"
+    subscribe(subscriber, channel)
+    first = make_service(redis_prefix)
+    first.start()
+    first.publish_many([(channel, "status", {"n": n}) for n in range(3)])
+    first.close()
+    second = make_service(redis_prefix)
+    second.start()
+    second.publish(channel, "status", {"n": 3})
+    other_bridge = make_service(redis_prefix, source="bridge-b")
+    other_bridge.start()
+    other_bridge.publish(channel, "status", {"n": 0})
+
+    seen = [(m["source"], m["seq"], m["data"]["n"]) for m in received(subscriber, 5)]
+
+    assert seen == [
+        ("bridge-a", 1, 0), ("bridge-a", 2, 1), ("bridge-a", 3, 2), ("bridge-a", 4, 3),
+        ("bridge-b", 1, 0),
+    ]  # fmt: skip
+
+
+def test_publish_many_reaches_channel_and_stream(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str, subscriber
+) -> None:
+    channel = service.channel("bar", "EURUSD", "M15")
+    subscribe(subscriber, channel)
+    bars = [{"symbol": "EURUSD", "close": 1.1 + i / 100} for i in range(4)]
+
+    count = service.publish_many([(channel, "bar", bar) for bar in bars])
+
+    on_channel = received(subscriber, 4)
+    stream = redis_client.xrange(f"{redis_prefix}:stream:bar")
+    assert count == 4
+    assert [m["data"] for m in on_channel] == bars
+    assert [m["seq"] for m in on_channel] == [1, 2, 3, 4]
+    assert [entry[b"channel"].decode() for _, entry in stream] == [channel] * 4
+    assert [json.loads(entry[b"envelope"]) for _, entry in stream] == on_channel
+
+
+def test_stream_is_capped(redis_client: redis.Redis, redis_prefix: str) -> None:
+    service = make_service(redis_prefix, stream_maxlen=10)
+    service.start()
+
+    for batch in range(10):
+        service.publish_many([("c", "tick", {"i": batch * 50 + i}) for i in range(50)])
+
+    length = redis_client.xlen(f"{redis_prefix}:stream:tick")
+    newest = redis_client.xrevrange(f"{redis_prefix}:stream:tick", count=1)[0][1]
+    # MAXLEN ~ trims whole radix-tree nodes (100 entries by default), never below the cap.
+    assert 10 <= length <= 110
+    assert json.loads(newest[b"envelope"])["data"] == {"i": 499}
+
+
+def test_last_keys_carry_data_and_ttl(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    service.set_last("bar:EURUSD:M15", {"close": 1.25}, ttl=60)
+    service.set_last_many([("account", {"equity": 1000.5}), ("status", {"ok": True})])
+
+    bar = json.loads(redis_client.get(f"{redis_prefix}:last:bar:EURUSD:M15"))
+    account = json.loads(redis_client.get(f"{redis_prefix}:last:account"))
+    assert bar["data"] == {"close": 1.25} and bar["source"] == "bridge-a"
+    assert account["data"] == {"equity": 1000.5}
+    assert 0 < redis_client.ttl(f"{redis_prefix}:last:bar:EURUSD:M15") <= 60
+    assert 60 < redis_client.ttl(f"{redis_prefix}:last:status") <= 3600  # settings default
+    assert service.seq == 0  # latest values are not events: they take no seq
+
+
+def test_json_is_compact_utc_and_valid(
+    service: RedisService, redis_prefix: str, subscriber
+) -> None:
+    channel = service.channel("deal")
+    subscribe(subscriber, channel)
+    athens = timezone(timedelta(hours=3))
+    data = {
+        "time": datetime(2024, 6, 1, 15, 0, tzinfo=athens), "naive": datetime(2024, 6, 1, 12),
+        "price": math.nan, "comment": "é €",
+    }  # fmt: skip
+
+    service.publish(channel, "deal", data)
+
+    raw = subscriber.get_message(timeout=5)["data"].decode()
+    assert ", " not in raw and '": ' not in raw and "é €" in raw
+    assert json.loads(raw)["data"] == {
+        "time": "2024-06-01T12:00:00Z", "naive": "2024-06-01T12:00:00Z",
+        "price": None, "comment": "é €",
+    }  # fmt: skip
+
+
+def test_unreachable_names_address_not_password(redis_prefix: str) -> None:
+    secret = "r3dis-Secret-value"
+    service = make_service(redis_prefix, port=1, password=Secret(secret))
+
+    with pytest.raises(PublishError) as caught:
+        service.start()
+    with pytest.raises(PublishError) as on_publish:
+        service.publish("c", "status", {})
+
+    assert "127.0.0.1:1" in str(caught.value) or f"{REDIS_HOST}:1" in str(caught.value)
+    for text in (str(caught.value), str(on_publish.value), repr(service)):
+        assert secret not in text
+    assert service.health() is False
