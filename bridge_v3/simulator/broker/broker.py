@@ -11,7 +11,6 @@ serialises every call, as the real terminal serialises its pipe.
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 
 from bridge_v3.simulator.contract import constants as mc
@@ -95,10 +94,9 @@ class PaperBroker:
                 self._processed_msc = now
 
     def _now_msc(self) -> int:
-        utc = self.market.clock.now()
-        whole = math.floor(utc)
-        server = self.market.broker_time.to_server(float(whole))
-        return int(server) * 1000 + int((utc - whole) * 1000)
+        """Server time now (ms). The server clock's high mark, so that it never runs
+        backwards through the hour repeated when daylight saving ends."""
+        return int(self.market.broker_time.server_msc(self.market.clock.now()))
 
     def _quote(self, symbol: str) -> Quote | None:
         try:
