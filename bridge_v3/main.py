@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 import threading
+from pathlib import Path
 
 from bridge_v3.banner import banner_lines
 from bridge_v3.checks import run_check
@@ -23,6 +24,7 @@ from bridge_v3.signals import install_stop_handlers
 logger = logging.getLogger("bridge_v3")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+DEFAULT_ENV_FILE = ".env"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,22 +41,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
     parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
-    parser.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    parser.add_argument("--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(env_file=args.env_file)
+        settings = _load(args.env_file)
+        setup_logging(settings.logging, settings.secrets())
     except ConfigError as error:
-        print(f"Configuration error: {error}", file=sys.stderr)
+        _print_error(f"Configuration error: {error}")
         return EXIT_CONFIG
-    setup_logging(settings.logging, settings.secrets())
     try:
         return _run(args, settings)
     finally:
         shutdown_logging()
+
+
+def _load(env_file: str) -> Settings:
+    """Settings from the environment and ``env_file``; a file named explicitly must exist."""
+    if env_file != DEFAULT_ENV_FILE and not Path(env_file).is_file():
+        raise ConfigError("--env-file", f"no such file: {env_file}", ".env")
+    return load_settings(env_file=env_file)
+
+
+def _print_error(text: str) -> None:
+    """To stderr, never failing on a console that cannot encode a character."""
+    stream = sys.stderr
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+    stream.flush()
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

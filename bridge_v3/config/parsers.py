@@ -30,7 +30,7 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
-_SYMBOL = re.compile(r"[A-Z0-9._#-]{1,29}")
+_SYMBOL = re.compile(r"[A-Za-z0-9._#-]{1,29}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ZONE_SHIFT = re.compile(r"(.+?)([+-])([0-9]{1,2})(?::([0-5][0-9]))?")
@@ -132,8 +132,11 @@ def _items(raw: str, what: str) -> list[str]:
 
 
 def parse_symbols(raw: str) -> tuple[str, ...]:
-    """A comma list of symbol names: stripped, upper-cased, duplicates dropped, order kept."""
-    names = [item.upper() for item in _items(raw, "symbol")]
+    """A comma list of symbol names: stripped, duplicates dropped, order kept.
+
+    Case is kept: broker symbol names are case-sensitive (``EURUSDm`` is not ``EURUSDM``).
+    """
+    names = list(_items(raw, "symbol"))
     for name in names:
         if not _SYMBOL.fullmatch(name):
             raise InvalidValue(

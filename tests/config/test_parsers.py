@@ -52,7 +52,7 @@ def test_timeframe_list_keeps_first_occurrence_order(names):
 
 
 @given(st.lists(st.from_regex(r"[A-Za-z0-9._#-]{1,29}", fullmatch=True), min_size=1, max_size=5))
-def test_symbol_list_is_upper_cased_and_unique(names):
+def test_symbol_list_keeps_case_and_drops_duplicates(names):
     parsed = parse_symbols(",".join(f" {name} " for name in names))
 
-    assert parsed == tuple(dict.fromkeys(name.upper() for name in names))
+    assert parsed == tuple(dict.fromkeys(names))
