@@ -391,9 +391,9 @@ _TERMINAL_FLAGS = [
 
 def _owned(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A 1-D C-contiguous array owning its data, as the real module returns."""
-    if array.dtype != dtype:
-        raise structs.StructBuildError(f"market returned dtype {array.dtype}, not {dtype}")
-    return np.array(array, dtype=dtype, copy=True, order="C").reshape(-1)
+    if array.dtype != dtype or array.ndim != 1:
+        raise structs.StructBuildError(f"market returned {array.dtype} {array.shape}, not {dtype}")
+    return np.array(array, dtype=dtype, copy=True, order="C")
 
 
 for _name, _value in mc.EXPORTED.items():
