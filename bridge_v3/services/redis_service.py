@@ -1,7 +1,7 @@
 """Redis: the public envelope, pub/sub plus capped streams, and latest-value keys.
 
 Every message is one compact JSON envelope (DESIGN §4) published on its channel and appended
-to ``{prefix}:stream:{type}`` (MAXLEN ~), in one pipeline per batch. ``seq`` rises by one per
+to ``{prefix}:stream:{type}`` (MAXLEN ~), in one atomic server-side call per batch. ``seq`` rises by one per
 message per bridge and continues across restarts: its high-water mark lives in
 ``{prefix}:seq:{source}``. Every redis error leaves this module as ``PublishError``.
 """
@@ -29,13 +29,24 @@ from bridge_v3.exceptions import PublishError
 logger = logging.getLogger(__name__)
 
 ENVELOPE_VERSION = 1
-# Raise the stored high-water mark, never lower it (a replayed older batch must not).
-_RAISE_SEQ = """
+SEND_CHUNK = 1000  # messages per atomic server-side call
+# One batch in one server-side call: PUBLISH and XADD per message, then raise the seq
+# high-water mark (never lower it: a replayed older batch must not). Atomic, so a replay
+# after a failure never finds half a batch delivered; and one command per batch instead of
+# two per message keeps client-side packing off the hot path.
+# KEYS: seq key, stream keys. ARGV: maxlen, batch's top seq, then (channel, stream index, json)*.
+_SEND_BATCH = """
+local maxlen = ARGV[1]
+for i = 3, #ARGV, 3 do
+  redis.call('PUBLISH', ARGV[i], ARGV[i + 2])
+  redis.call('XADD', KEYS[tonumber(ARGV[i + 1])], 'MAXLEN', '~', maxlen, '*',
+             'channel', ARGV[i], 'envelope', ARGV[i + 2])
+end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local proposed = tonumber(ARGV[1])
-if proposed > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return proposed
+local top = tonumber(ARGV[2])
+if top > current then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return top
 end
 return current
 """
@@ -74,11 +85,12 @@ class RedisService:
             "socket_connect_timeout": socket_timeout,
             "health_check_interval": health_check_interval,
             "max_connections": max_connections,
-            # No silent re-send: a failed pipeline surfaces as PublishError and the caller's
+            # No silent re-send: a failed batch surfaces as PublishError and the caller's
             # policy (the outbox) decides, so a half-sent batch is never sent twice blindly.
             "retry": Retry(NoBackoff(), 0),
         }
         self._client: redis.Redis | None = None
+        self._send_batch: Callable | None = None
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._send_lock = threading.RLock()  # keeps a batch's seqs and its wire order together
@@ -114,6 +126,7 @@ class RedisService:
         """
         if self._client is None:
             self._client = redis.Redis(connection_pool=self._make_pool())
+            self._send_batch = self._client.register_script(_SEND_BATCH)
         try:
             stored = self._client.get(self.key("seq", self._source))
         except redis.RedisError as error:
@@ -199,7 +212,7 @@ class RedisService:
         self.publish_many([(channel, type_, data)])
 
     def publish_many(self, messages: Iterable[tuple[str, str, dict]]) -> int:
-        """Publish ``(channel, type, data)`` messages in one pipeline; return how many.
+        """Publish ``(channel, type, data)`` messages as one batch; return how many.
 
         Each goes to its channel (PUBLISH) and to ``{prefix}:stream:{type}`` (XADD MAXLEN ~).
         """
@@ -207,21 +220,29 @@ class RedisService:
             return self.send(self.prepare(messages))
 
     def send(self, prepared: Sequence[Prepared]) -> int:
-        """Send already prepared messages (e.g. replayed from the outbox) in one pipeline."""
-        if not prepared:
-            return 0
-        maxlen = self._settings.stream_maxlen
+        """Send already prepared messages (e.g. replayed from the outbox), in order.
+
+        Each chunk of up to ``SEND_CHUNK`` messages is one atomic server-side call, so Redis
+        is never blocked long and a failure leaves whole chunks delivered or not at all.
+        """
         with self._send_lock:
-            pipe = self._require().pipeline(transaction=False)
-            for item in prepared:
-                pipe.publish(item.channel, item.envelope)
-                fields = {"channel": item.channel, "envelope": item.envelope}
-                pipe.xadd(self.key("stream", item.type), fields, maxlen=maxlen, approximate=True)
-            seq_key = self.key("seq", self._source)
-            pipe.eval(_RAISE_SEQ, 1, seq_key, max(item.seq for item in prepared))
-            stored = self._execute(pipe)[-1]
-        self.advance_seq(int(stored))
+            for start in range(0, len(prepared), SEND_CHUNK):
+                self._send_chunk(prepared[start : start + SEND_CHUNK])
         return len(prepared)
+
+    def _send_chunk(self, prepared: Sequence[Prepared]) -> None:
+        streams: dict[str, int] = {}  # stream key -> its index in KEYS (1-based, after seq)
+        args: list = [self._settings.stream_maxlen, max(item.seq for item in prepared)]
+        for item in prepared:
+            stream = self.key("stream", item.type)
+            args += (item.channel, streams.setdefault(stream, len(streams) + 2), item.envelope)
+        keys = [self.key("seq", self._source), *streams]
+        client = self._require()
+        try:
+            stored = self._send_batch(keys=keys, args=args, client=client)
+        except redis.RedisError as error:
+            raise PublishError(f"Redis at {self.address}: {error}") from error
+        self.advance_seq(int(stored))
 
     def _execute(self, pipe) -> list:
         try:

@@ -177,3 +177,23 @@ def test_unreachable_names_address_not_password(redis_prefix: str) -> None:
     for text in (str(caught.value), str(on_publish.value), repr(service)):
         assert secret not in text
     assert service.health() is False
+
+
+def test_large_mixed_batch_keeps_order_per_stream(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    messages = [
+        ("c:bar" if n % 3 else "c:account", "bar" if n % 3 else "account", {"n": n})
+        for n in range(2500)
+    ]
+
+    service.publish_many(messages)
+
+    def stream(type_: str) -> list[tuple[int, int]]:
+        entries = redis_client.xrange(f"{redis_prefix}:stream:{type_}")
+        envelopes = [json.loads(entry[b"envelope"]) for _, entry in entries]
+        return [(e["seq"], e["data"]["n"]) for e in envelopes]
+
+    assert stream("bar") == [(n + 1, n) for n in range(2500) if n % 3]
+    assert stream("account") == [(n + 1, n) for n in range(2500) if not n % 3]
+    assert int(redis_client.get(f"{redis_prefix}:seq:bridge-a")) == 2500
