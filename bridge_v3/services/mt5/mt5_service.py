@@ -17,14 +17,20 @@ import numpy as np
 
 from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import MT5Settings
-from bridge_v3.exceptions import FatalError, TerminalDisconnectedError, TerminalError
+from bridge_v3.exceptions import (
+    BridgeError,
+    FatalError,
+    TemporaryError,
+    TerminalDisconnectedError,
+    TerminalError,
+)
 from bridge_v3.services.mt5.call_stats import CallStats
 from bridge_v3.services.mt5.clients import TerminalClient
 from bridge_v3.services.mt5.errors import translate
 from bridge_v3.services.mt5.priority_lock import PriorityLock
 from bridge_v3.services.mt5.time_fields import to_utc_fields
 from bridge_v3.services.retry import Backoff
-from bridge_v3.services.server_time import ServerTime
+from bridge_v3.services.server_time import ServerTime, StaleTickError
 from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
 
 logger = logging.getLogger(__name__)
@@ -127,11 +133,11 @@ class MT5Service:
             self._check_account(account)
             self._select(client, self._symbols)
             self._calibrate_clock(client)
-        except TerminalDisconnectedError:
+        except TemporaryError:
             client.close()
             self._schedule_retry()
             raise
-        except FatalError:
+        except BridgeError:
             client.close()
             raise
         self._client = client
@@ -178,8 +184,13 @@ class MT5Service:
             if tick:
                 times.append(int(tick["time"]))
         if not times:
-            raise FatalError("MT5_SERVER_TIMEZONE=auto needs a live tick; set the zone instead")
-        self.server_time.calibrate(max(times), self._clock())
+            raise TemporaryError("MT5_SERVER_TIMEZONE=auto: no tick yet to learn the offset from")
+        try:
+            self.server_time.calibrate(max(times), self._clock())
+        except StaleTickError:
+            if self.server_time.calibrated_offset is None:
+                raise  # nothing to convert with yet: wait for a live tick (retried)
+            logger.warning("Newest tick is stale; keeping the server offset learnt before")
 
     def _schedule_retry(self) -> None:
         self._failures += 1
@@ -309,8 +320,7 @@ class MT5Service:
     def _ticks_to_utc(self, ticks: np.ndarray) -> np.ndarray:
         converted = np.array(ticks, copy=True)
         if len(converted):
-            server_msc = converted["time_msc"].astype(np.int64)
-            utc_seconds = self.server_time.to_utc_array(server_msc // 1000)
-            converted["time_msc"] = utc_seconds * 1000 + server_msc % 1000
-            converted["time"] = utc_seconds
+            utc_msc = self.server_time.to_utc_msc_array(converted["time_msc"].astype(np.int64))
+            converted["time_msc"] = utc_msc
+            converted["time"] = utc_msc // 1000
         return converted
