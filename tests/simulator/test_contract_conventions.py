@@ -203,3 +203,38 @@ def test_float_where_the_module_parses_an_int_raises_system_error(mt5) -> None:
     with pytest.raises(SystemError) as raised:
         mt5.copy_rates_from_pos("EURUSD", 16385, 0, 10.0)
     assert isinstance(raised.value.__cause__, TypeError)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        ((5,), {}, (-2, "Invalid 1st unnamed argument")),
+        (("C:\\x" * 100,), {}, (-2, "Invalid 1st unnamed argument")),
+        ((), {"path": None}, (-2, 'Invalid "path" argument')),
+        ((), {"password": None}, (-2, 'Invalid "password" argument')),
+        ((), {"server": 5}, (-2, 'Invalid "server" argument')),
+        ((), {"timeout": 1.5}, (-2, 'Invalid "timeout" argument')),
+    ],
+)
+def test_initialize_argument_errors_return_false(terminal, args, kwargs, error) -> None:
+    assert terminal.initialize(*args, **kwargs) is False
+    assert terminal.last_error() == error
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("1",), (-2, "Invalid 1st unnamed argument")),
+        ((1, 2), (-2, "Invalid 2nd unnamed argument")),
+        ((1, "p", None), (-2, "Invalid 3rd unnamed argument")),
+        ((1, "p", "s", 5), (-2, "Invalid number of arguments")),
+    ],
+)
+def test_login_argument_errors_return_false(mt5, args, error) -> None:
+    assert mt5.login(*args) is False
+    assert mt5.last_error() == error
+
+
+def test_login_without_a_login_is_invalid(mt5) -> None:
+    assert mt5.login(password="x") is False
+    assert mt5.last_error() == (-2, 'Invalid "login" argument')

@@ -154,3 +154,11 @@ def test_initialize_and_login_check_the_account(mt5) -> None:
     assert mt5.last_error() == (-2, 'Invalid "login" argument')
     assert mt5.initialize("a", "b") is False
     assert mt5.last_error() == (-2, "Invalid number of arguments")
+
+
+def test_a_symbol_in_use_cannot_leave_market_watch(mt5) -> None:
+    mt5.order_send(market_request("EURUSD"))
+    assert mt5.symbol_select("EURUSD", False) is False
+    assert mt5.symbol_info("EURUSD").visible is True
+    assert mt5.symbol_select("GBPUSD", False) is True
+    assert mt5.symbol_info("GBPUSD").visible is False
