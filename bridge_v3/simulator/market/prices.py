@@ -87,7 +87,10 @@ class PriceModel:
         first = np.rint(math.exp(self._level + ends[0]) * scale)
         previous = np.concatenate(([first], close[:-1])).astype(np.int64)
         sigma = close * self._minute_sigma  # one minute's typical move, in points
-        open_ = previous + np.rint(rng.standard_normal(MINUTES) * 0.25 * sigma).astype(np.int64)
+        jump = np.rint(rng.standard_normal(MINUTES) * 0.25 * sigma).astype(np.int64)
+        # A bar opens on a new quote: its first tick never repeats the previous close.
+        jump = np.where(jump == 0, rng.integers(0, 2, MINUTES) * 2 - 1, jump)
+        open_ = previous + jump
         high = np.maximum(open_, close) + np.floor(rng.exponential(0.6 * sigma)).astype(np.int64)
         low = np.minimum(open_, close) - np.floor(rng.exponential(0.6 * sigma)).astype(np.int64)
         bars = {"open": open_, "high": high, "low": low, "close": close}
