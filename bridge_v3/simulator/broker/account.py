@@ -79,6 +79,11 @@ def figures_from(balance: float, profit: float, margin: float) -> Figures:
     return Figures(balance, profit, equity, margin, cents(equity - margin), level)
 
 
+def lacks_money(before: Figures, after: Figures) -> bool:
+    """A trade needing more margin than the free margin it would leave is refused."""
+    return after.margin > before.margin and after.margin_free < 0
+
+
 def account_dict(config: AccountConfig, numbers: Figures) -> dict:
     """Fields of ``AccountInfo`` (all 28) in the real order."""
     hedging = mc.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING

@@ -17,7 +17,7 @@ from bridge_v3.simulator.contract import constants as mc
 from bridge_v3.simulator.market.errors import MarketError
 
 from . import state as saved
-from .account import AccountConfig, Figures, account_dict, figures, position_value
+from .account import AccountConfig, Figures, account_dict, figures, lacks_money, position_value
 from .desk import DONE, Desk, Outcome
 from .ledger import Ledger
 from .money import Money, is_buy
@@ -177,8 +177,7 @@ class PaperBroker:
 
     def _lacks_money(self, trial: Ledger) -> bool:
         """More margin is needed than the free margin the trade would leave."""
-        before, after = self._figures(), self._figures(trial)
-        return after.margin > before.margin and after.margin_free < 0
+        return lacks_money(self._figures(), self._figures(trial))
 
     def calc_margin(
         self, order_type: int, symbol: str, volume: float, price: float
@@ -299,8 +298,8 @@ class PaperBroker:
         """
         saved.check_version(state)
         config = saved.config_from_state(state)
-        ledger = saved.ledger_from_state(saved._get(state, "ledger", dict))
-        processed = saved._get(state, "processed_msc", int)
+        ledger = saved.ledger_from_state(saved.require(state, "ledger", dict))
+        processed = saved.require(state, "processed_msc", int)
         fields = dataclasses.asdict(config)
         kept = {
             k: fields[k]

@@ -36,26 +36,26 @@ def ledger_to_state(ledger: Ledger) -> dict:
 
 
 def ledger_from_state(state: dict) -> Ledger:
-    positions = [_record(Position, item, "positions") for item in _get(state, "positions", list)]
-    orders = [_record(Order, item, "orders") for item in _get(state, "orders", list)]
+    positions = [_record(Position, item, "positions") for item in require(state, "positions", list)]
+    orders = [_record(Order, item, "orders") for item in require(state, "orders", list)]
     history = [
-        _record(Order, item, "history_orders") for item in _get(state, "history_orders", list)
+        _record(Order, item, "history_orders") for item in require(state, "history_orders", list)
     ]
     return Ledger(
-        balance=float(_get(state, "balance", (int, float))),
-        next_order=_get(state, "next_order", int),
-        next_deal=_get(state, "next_deal", int),
-        next_request=_get(state, "next_request", int),
+        balance=float(require(state, "balance", (int, float))),
+        next_order=require(state, "next_order", int),
+        next_deal=require(state, "next_deal", int),
+        next_request=require(state, "next_request", int),
         positions={p.ticket: p for p in positions},
         orders={o.ticket: o for o in orders},
         history_orders={o.ticket: o for o in history},
-        deals=[_record(Deal, item, "deals") for item in _get(state, "deals", list)],
-        closed_positions=set(_get(state, "closed_positions", list)),
+        deals=[_record(Deal, item, "deals") for item in require(state, "deals", list)],
+        closed_positions=set(require(state, "closed_positions", list)),
     )
 
 
 def config_from_state(state: dict) -> AccountConfig:
-    return _record(AccountConfig, _get(state, "config", dict), "config")
+    return _record(AccountConfig, require(state, "config", dict), "config")
 
 
 def check_version(state: dict) -> None:
@@ -66,7 +66,8 @@ def check_version(state: dict) -> None:
         raise BrokerStateError(f"broker state: version {version!r}, expected {STATE_VERSION}")
 
 
-def _get(state: dict, key: str, kind):
+def require(state: dict, key: str, kind):
+    """``state[key]``, checked to be of ``kind``; a clear error otherwise."""
     if key not in state:
         raise BrokerStateError(f"broker state: missing {key!r}")
     value = state[key]

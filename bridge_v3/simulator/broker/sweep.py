@@ -16,7 +16,7 @@ import numpy as np
 
 from bridge_v3.simulator.contract import constants as mc
 
-from .account import AccountConfig, figures, position_value
+from .account import AccountConfig, figures, lacks_money, position_value
 from .execution import closing_order, fill
 from .ledger import Ledger
 from .money import Money, is_buy
@@ -135,7 +135,7 @@ class Sweep:
 
         before = figures(self.ledger, self.money, self.market.spec, quote_of)
         after = figures(trial, self.money, self.market.spec, quote_of)
-        return after.margin > before.margin and after.margin_free < 0
+        return lacks_money(before, after)
 
     # -- positions ------------------------------------------------------------------
     def _close_on_stop(

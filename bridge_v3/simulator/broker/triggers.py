@@ -21,7 +21,7 @@ from .records import Order, Position
 from .validation import LIMIT_TYPES, STOP_LIMIT_TYPES, Quote
 
 logger = logging.getLogger(__name__)
-LOOKBACK_MSC = 3_600_000  # ticks before the window, to know the price at its start
+LOOKBACK_MSC = 600_000  # ticks before the window, to know the price at its start
 
 
 @dataclass(frozen=True)
