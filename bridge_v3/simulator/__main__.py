@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge_v3.exceptions import ConfigError
 from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
+from bridge_v3.simulator.market.errors import ReplayFileError
 from bridge_v3.simulator.state import StateFileError
 
 logger = logging.getLogger("bridge_v3.simulator")
@@ -143,8 +144,8 @@ def _serve(config: SimulatorConfig, host: str, port: int) -> int:
         simulation = create_simulation(config)
     except StateFileError as error:
         return _fail(str(error))
-    except _replay_errors() as error:
-        return _fail(f"replay file: {error}")
+    except ReplayFileError as error:
+        return _fail(str(error))
     try:
         server = SimulatorServer(simulation, host=host, port=port)
     except OSError as error:
@@ -166,7 +167,7 @@ def _run_until_signalled(server, config: SimulatorConfig) -> int:
         config.seed,
         config.server_timezone,
         config.speed,
-        config.login,
+        server.simulation.broker.config.login,
         config.state_file or "not kept",
     )
     while not stop.wait(1.0):
@@ -190,18 +191,8 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
 
 def _fail(message: str) -> int:
-    logger.error("%s", message)
-    print(f"python -m bridge_v3.simulator: error: {message}", file=sys.stderr)
+    logger.error("%s; not starting", message)
     return EXIT_BAD_INPUT
-
-
-def _replay_errors() -> tuple[type[BaseException], ...]:
-    """The market's error for an unreadable replay file, once it exists."""
-    try:
-        from bridge_v3.simulator.market.replay import ReplayFileError
-    except ImportError:
-        return ()
-    return (ReplayFileError,)
 
 
 # --- option parsers: each raises ArgumentTypeError, which argparse reports with the option

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge_v3.exceptions import ConfigError
-from bridge_v3.simulator.state import load_state
+from bridge_v3.simulator.state import StateFileError, load_state
 from bridge_v3.simulator.state import save_state as write_state
 
 if TYPE_CHECKING:
@@ -132,7 +132,10 @@ def save_state(terminal: SimulatedTerminal, path: str | None = None) -> str:
     """Write the state of a terminal made here atomically to ``path`` (default: its config's
     state file) and return the path. Not thread-safe against calls into the terminal:
     callers that share the terminal between threads hold their lock around this."""
-    parts = _PERSISTED.get(terminal)
+    try:
+        parts = _PERSISTED.get(terminal)
+    except TypeError:  # not weak-referenceable, so certainly not one of ours
+        parts = None
     if parts is None:
         raise ValueError("this terminal was not made by create_terminal/create_simulation")
     target = path or parts.config.state_file
@@ -149,6 +152,8 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
     market raises for a replay file it cannot read.
     """
     state = load_state(config.state_file) if config.state_file else None
+    # The parts are imported here, not at the top: ``import bridge_v3.simulator`` (which
+    # every user of its dtypes triggers) stays light and free of import cycles.
     from bridge_v3.simulator.clock import BrokerTime
     from bridge_v3.simulator.market.market import Market
     from bridge_v3.simulator.market.symbols import default_catalogue
@@ -188,10 +193,14 @@ def _wall_clock(config: SimulatorConfig, state: dict | None) -> SimClock:
 
 def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> PaperBroker:
     from bridge_v3.simulator.broker.broker import PaperBroker
+    from bridge_v3.simulator.broker.state import BrokerStateError
 
     if state is not None:
         logger.info("restoring the paper account from %s", config.state_file)
-        return PaperBroker.from_state(market, state["broker"])
+        try:
+            return PaperBroker.from_state(market, state["broker"])
+        except BrokerStateError as error:
+            raise StateFileError(config.state_file, f"broker state: {error}") from error
     return PaperBroker(
         market,
         login=config.login,
@@ -207,7 +216,7 @@ def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> Pape
 def _terminal(config: SimulatorConfig, market: Market, broker: PaperBroker) -> SimulatedTerminal:
     from bridge_v3.simulator.terminal import SimulatedTerminal
 
-    return SimulatedTerminal(market, broker, faults=config.faults)
+    return SimulatedTerminal(market, broker, faults=config.faults, password=config.password)
 
 
 def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
