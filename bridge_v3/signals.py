@@ -22,11 +22,13 @@ def install_stop_handlers(stop: threading.Event) -> None:
     """Must be called from the main thread."""
 
     def handle(signum: int, _frame: object) -> None:
-        if stop.is_set():
+        # Set the event before logging: a second signal can interrupt this handler.
+        second = stop.is_set()
+        stop.set()
+        if second:
             logger.error("Second stop signal (%s): forcing exit", signal.Signals(signum).name)
             os._exit(FORCED_EXIT_CODE)
         logger.info("Stop signal %s received", signal.Signals(signum).name)
-        stop.set()
 
     for sig in stop_signals():
         signal.signal(sig, handle)

@@ -24,12 +24,14 @@ def main() -> int:
         print(f"PostgreSQL unreachable at {pg.host}:{pg.port}: {error}".strip(), file=sys.stderr)
         return 1
     connection.autocommit = True
-    with connection, connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg.db,))
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg.db)))
-            print(f"Created database {pg.db}")
-    connection.close()
+    try:
+        with connection.cursor() as cursor:  # autocommit: CREATE DATABASE refuses a transaction
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg.db,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg.db)))
+                print(f"Created database {pg.db}")
+    finally:
+        connection.close()
     return 0
 
 
