@@ -12,13 +12,15 @@ Accepted layouts (the first line tells which):
 
 Times are the broker's server wall-clock times, exactly as the terminal stamps bars; a
 time carrying a zone offset is refused rather than guessed at. The bar length is the
-smallest step between rows and must be an MT5 timeframe from M1 to D1. ``<VOL>`` (real
+timeframe the file name names (``EURUSD_H1.csv``), else the most common step
+between rows; it must be an MT5 timeframe from M1 to D1. ``<VOL>`` (real
 volume) is not replayed. Any problem raises :class:`ReplayFileError` naming the line.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,18 +205,23 @@ def _count(path, number: int, fields: list[str], columns: dict, name: str) -> in
 
 
 def _bar_seconds(path, times: np.ndarray, numbers: list[int]) -> int:
-    """The bar length: the smallest step between rows; rows must rise and sit on it."""
+    """The bar length: the timeframe the file name gives (``EURUSD_H1.csv``), else the
+    most common step between rows. Rows must rise by whole bars and sit on bar boundaries.
+    """
     steps = np.diff(times)
     if len(steps) and steps.min() <= 0:
         bad = int(np.argmax(steps <= 0)) + 1
         raise ReplayFileError(path, numbers[bad], "time is not after the previous row's")
-    if not len(steps):
-        raise ReplayFileError(path, numbers[0], "a single row does not tell the bar length")
-    seconds = int(steps.min())
+    seconds = _named_seconds(path)
+    if seconds is None:
+        if not len(steps):
+            raise ReplayFileError(path, numbers[0], "a single row does not tell the bar length")
+        values, counts = np.unique(steps, return_counts=True)
+        seconds = int(values[np.argmax(counts)])
     if seconds not in REPLAYABLE_SECONDS:
         raise ReplayFileError(
             path,
-            numbers[int(np.argmin(steps)) + 1],
+            numbers[1],
             f"bars {seconds} s apart: only timeframes from M1 to D1 can be replayed",
         )
     off = np.flatnonzero(times % seconds)
@@ -223,3 +230,16 @@ def _bar_seconds(path, times: np.ndarray, numbers: list[int]) -> int:
             path, numbers[int(off[0])], f"time is not on a {seconds} s bar boundary"
         )
     return seconds
+
+
+_TIMEFRAME_NAME = re.compile(r"(?:^|[^A-Za-z0-9])(M[0-9]{1,2}|H[0-9]{1,2}|D1)(?:$|[^A-Za-z0-9])")
+
+
+def _named_seconds(path) -> int | None:
+    """Bar length named in the file name (``..._H1...``), if it names a known timeframe."""
+    found = _TIMEFRAME_NAME.search(Path(path).stem.upper())
+    if not found:
+        return None
+    token = found.group(1)
+    unit = {"M": 60, "H": 3600, "D": 86400}[token[0]]
+    return unit * int(token[1:])
