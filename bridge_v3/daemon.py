@@ -18,6 +18,7 @@ from bridge_v3.config.settings import Settings
 from bridge_v3.controllers.account_controller import AccountController
 from bridge_v3.controllers.price_controller import PriceController
 from bridge_v3.controllers.status_controller import StatusController
+from bridge_v3.controllers.tick_controller import TickController
 from bridge_v3.exceptions import TemporaryError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.database_service import DatabaseService
@@ -28,6 +29,7 @@ from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.retry import Backoff, Retry
 from bridge_v3.services.server_time import ServerTime
+from bridge_v3.services.tick_store import TickStore
 from bridge_v3.workers.scheduler import Scheduler
 from bridge_v3.workers.task_worker import TaskWorker
 
@@ -68,6 +70,7 @@ class Bridge:
         self.publisher: Publisher | None = None
         self.outbox: Outbox | None = None
         self.prices: PriceController | None = None
+        self.ticks: TickController | None = None
         self.accounts: AccountController | None = None
         self.status: StatusController | None = None
 
@@ -143,6 +146,15 @@ class Bridge:
             last_ttl=rd.last_ttl,
         )
         self.prices.load_watermarks()
+        self.ticks = TickController(
+            self.mt5,
+            TickStore(self.database, self.account),
+            self.publisher,
+            market.tick_symbols,
+            clock=self.clock,
+            last_ttl=rd.last_ttl,
+        )
+        self.ticks.load_watermarks()
         self.accounts = AccountController(
             self.mt5, self.database, self.publisher, clock=self.clock, last_ttl=rd.last_ttl
         )
@@ -161,10 +173,14 @@ class Bridge:
                 "outbox_pending": lambda: self.publisher.pending,
                 "worker": self.worker.stats,
                 "bars": lambda: dict(self.prices.totals),
+                "ticks": lambda: dict(self.ticks.totals),
             },
         )
         self.mt5.on_reconnect(
             lambda: self.worker.submit("prices", self.submit_price_tasks, Priority.NORMAL)
+        )
+        self.mt5.on_reconnect(
+            lambda: self.worker.submit("ticks", self.submit_tick_tasks, Priority.NORMAL)
         )
 
     # -- jobs ----------------------------------------------------------------------------
@@ -177,11 +193,22 @@ class Bridge:
                 name, lambda s=symbol, t=timeframe: self.prices.sync(s, t), Priority.NORMAL
             )
 
+    def submit_tick_tasks(self) -> None:
+        """One task per tick symbol, like the bars."""
+        for symbol in self.ticks.symbols:
+            self.worker.submit(
+                f"ticks:{symbol}", lambda s=symbol: self.ticks.sync(s), Priority.NORMAL
+            )
+
     def schedule_jobs(self) -> None:
         w = self.settings.worker
         self.scheduler.add_job(
             "prices", self.submit_price_tasks, w.price_fetch_interval, Priority.NORMAL
         )
+        if self.ticks.symbols:
+            self.scheduler.add_job(
+                "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
+            )
         self.scheduler.add_job(
             "account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH
         )
@@ -198,6 +225,8 @@ class Bridge:
         for symbol, timeframe in self.prices.series:
             result = self.prices.sync(symbol, timeframe)
             logger.info("%s %s: %s", symbol, timeframe, result)
+        for symbol in self.ticks.symbols:
+            logger.info("%s ticks: %s", symbol, self.ticks.sync(symbol))
         self.accounts.sync()
         self.publisher.flush()
         self.status.beat()

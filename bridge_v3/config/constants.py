@@ -72,3 +72,9 @@ TIMEFRAMES: dict[str, Timeframe] = {
 }
 
 TIMEFRAMES_BY_MT5: dict[int, Timeframe] = {tf.mt5: tf for tf in TIMEFRAMES.values()}
+
+
+# copy_ticks_* flags (contract: COPY_TICKS_*): every tick, quote changes only, trades only.
+COPY_TICKS_ALL = -1
+COPY_TICKS_INFO = 1
+COPY_TICKS_TRADE = 2

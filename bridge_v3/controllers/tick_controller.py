@@ -1,0 +1,146 @@
+"""Ticks: every tick of the configured symbols stored once, in UTC, and published.
+
+For each symbol a watermark in PostgreSQL remembers the ``time_msc`` of the last stored
+tick. A sync fetches from that millisecond *inclusive* up to now (several ticks can share
+a millisecond, and more of them may arrive after a fetch), stores what it got without
+duplicates (see :mod:`bridge_v3.services.tick_store`), moves the watermark, then publishes
+the ticks past the old watermark. The watermark only moves after the rows are stored, so a
+PostgreSQL outage loses nothing: the next sync fetches the same ticks again. A long gap
+(downtime) is fetched in chunks, each stored and marked before the next, so memory stays
+bounded and an interrupted fill resumes where it stopped.
+
+A symbol seen for the first time starts ``first_window_seconds`` (default 10 minutes)
+before now: ticks are for live use, history lives in the bars.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bridge_v3.config.constants import COPY_TICKS_ALL
+from bridge_v3.controllers.tick_messages import tick_data, tick_messages
+from bridge_v3.exceptions import TerminalError
+from bridge_v3.services.mt5.mt5_service import NO_DATA_CODE, MT5Service
+from bridge_v3.services.publisher import Publisher
+from bridge_v3.services.tick_store import TickMark, TickStore, tick_ordinals
+
+logger = logging.getLogger(__name__)
+
+FIRST_WINDOW_SECONDS = 600
+CHUNK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class TickSyncResult:
+    fetched: int = 0
+    stored: int = 0  # rows inserted or changed
+    new: int = 0  # ticks past the old watermark (published)
+
+    def __add__(self, other: TickSyncResult) -> TickSyncResult:
+        return TickSyncResult(
+            self.fetched + other.fetched, self.stored + other.stored, self.new + other.new
+        )
+
+
+def new_tick_mask(time_msc: np.ndarray, ordinals: np.ndarray, mark: TickMark) -> np.ndarray:
+    """True for ticks past ``mark``: later milliseconds, or more ticks in the mark's one."""
+    at_mark = time_msc == mark.time_msc
+    return (time_msc > mark.time_msc) | (at_mark & (ordinals >= mark.count))
+
+
+class TickController:
+    def __init__(
+        self,
+        mt5: MT5Service,
+        store: TickStore,
+        publisher: Publisher,
+        symbols: Iterable[str],
+        *,
+        clock: Callable[[], float],
+        last_ttl: int,
+        first_window_seconds: float = FIRST_WINDOW_SECONDS,
+        chunk_seconds: float = CHUNK_SECONDS,
+    ) -> None:
+        self._mt5 = mt5
+        self._store = store
+        self._publisher = publisher
+        self.symbols = list(dict.fromkeys(symbols))
+        self._clock = clock
+        self._last_ttl = last_ttl
+        self._first_window_ms = int(first_window_seconds * 1000)
+        self._chunk_ms = max(1000, int(chunk_seconds * 1000))
+        self._marks: dict[str, TickMark] = {}
+        self._lock = threading.Lock()
+        self.totals: Counter[str] = Counter()
+
+    def load_watermarks(self) -> None:
+        marks = self._store.watermarks()
+        with self._lock:
+            self._marks = marks
+
+    def watermark(self, symbol: str) -> TickMark | None:
+        with self._lock:
+            return self._marks.get(symbol)
+
+    def sync(self, symbol: str) -> TickSyncResult:
+        """Fetch, store and publish the ticks of ``symbol`` since its watermark, up to now."""
+        now_msc = int(self._clock() * 1000)
+        mark = self.watermark(symbol) or TickMark(now_msc - self._first_window_ms, 0)
+        total = TickSyncResult()
+        start = mark.time_msc
+        while True:
+            end = min(now_msc, start + self._chunk_ms)
+            result, mark = self._sync_window(symbol, start, end, mark)
+            total += result
+            if end >= now_msc:
+                break
+            start = max(end, mark.time_msc)
+        self._count(total)
+        return total
+
+    def _sync_window(
+        self, symbol: str, start_msc: int, end_msc: int, mark: TickMark
+    ) -> tuple[TickSyncResult, TickMark]:
+        ticks = self._fetch(symbol, start_msc, end_msc)
+        if ticks is None:
+            return TickSyncResult(), mark
+        ticks = ticks[ticks["time_msc"] >= mark.time_msc]  # whole milliseconds from the mark on
+        ordinals = tick_ordinals(ticks["time_msc"])
+        fresh = ticks[new_tick_mask(ticks["time_msc"], ordinals, mark)]
+        stored = self._store.save(symbol, ticks)
+        if not len(fresh):
+            return TickSyncResult(len(ticks), stored, 0), mark
+        mark = TickMark(int(ticks["time_msc"][-1]), int(ordinals[-1]) + 1)
+        self._store.advance_watermark(symbol, mark.time_msc)
+        with self._lock:
+            self._marks[symbol] = mark
+        self._publish(symbol, fresh)
+        return TickSyncResult(len(ticks), stored, len(fresh)), mark
+
+    def _fetch(self, symbol: str, start_msc: int, end_msc: int) -> np.ndarray | None:
+        """Ticks in the window, oldest first; None when the terminal has none there."""
+        try:
+            ticks = self._mt5.ticks_range(symbol, start_msc, end_msc, COPY_TICKS_ALL)
+        except TerminalError as error:
+            if error.code != NO_DATA_CODE:
+                raise
+            return None  # the terminal may send no buffer at all for an empty range
+        msc = ticks["time_msc"]
+        if len(ticks) > 1 and np.any(msc[1:] < msc[:-1]):
+            ticks = ticks[np.argsort(msc, kind="stable")]
+        return ticks
+
+    def _publish(self, symbol: str, fresh: np.ndarray) -> None:
+        self._publisher.publish_many(tick_messages(self._publisher, symbol, fresh))
+        latest = tick_data(symbol, fresh[-1:])[0]
+        self._publisher.set_last_many([(f"tick:{symbol}", latest)], ttl=self._last_ttl)
+
+    def _count(self, result: TickSyncResult) -> None:
+        with self._lock:
+            self.totals.update(fetched=result.fetched, stored=result.stored, new=result.new)

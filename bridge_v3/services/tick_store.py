@@ -1,0 +1,95 @@
+"""Ticks in PostgreSQL: idempotent batch writes into monthly partitions, per-symbol watermarks.
+
+A tick's key is (account, symbol, time, ordinal): ``time`` carries the millisecond and
+``ordinal`` numbers the ticks sharing it, counted from the first tick of that millisecond.
+Ordinals are stable only if every batch holds *all* the ticks of each millisecond it
+covers, which is why fetches restart at the watermark's millisecond (inclusive): a replay
+then hits the same keys, and ticks that share a millisecond are all kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from bridge_v3.services.database_service import DatabaseService
+
+TICK_KEY = ("account", "symbol", "time", "ordinal")
+TICK_FIELDS = ("bid", "ask", "last", "volume", "flags", "volume_real")
+
+
+@dataclass(frozen=True)
+class TickMark:
+    """Where a symbol's stored ticks end: the last ``time_msc`` (UTC) and how many ticks
+    of that millisecond are stored (the next one there gets ordinal ``count``)."""
+
+    time_msc: int
+    count: int
+
+
+def tick_ordinals(time_msc: np.ndarray) -> np.ndarray:
+    """Index of each tick among those with the same ``time_msc`` (non-decreasing), from 0."""
+    msc = np.asarray(time_msc, dtype=np.int64)
+    if msc.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    firsts = np.concatenate(([0], np.flatnonzero(msc[1:] != msc[:-1]) + 1))
+    sizes = np.diff(np.append(firsts, msc.size))
+    return np.arange(msc.size, dtype=np.int64) - np.repeat(firsts, sizes)
+
+
+def _utc(msc: int) -> datetime:
+    return datetime.fromtimestamp(msc / 1000, tz=timezone.utc)
+
+
+class TickStore:
+    def __init__(self, database: DatabaseService, account: int) -> None:
+        self._database = database
+        self._account = account
+
+    def watermarks(self) -> dict[str, TickMark]:
+        """The mark of every symbol with stored ticks (count read from the ticks table)."""
+        rows = self._database.fetch_all(
+            "SELECT w.symbol, w.last_time_msc, (SELECT count(*) FROM ticks t"
+            "  WHERE t.account = w.account AND t.symbol = w.symbol"
+            "  AND t.time = 'epoch'::timestamptz + w.last_time_msc * interval '1 millisecond')"
+            " FROM tick_watermarks w WHERE w.account = %s",
+            (self._account,),
+        )
+        return {symbol: TickMark(int(msc), int(count)) for symbol, msc, count in rows}
+
+    def save(self, symbol: str, ticks: np.ndarray) -> int:
+        """Upsert ticks (TICKS_DTYPE, ``time_msc`` in UTC, oldest first, every tick of each
+        millisecond covered); returns rows inserted or changed. Partitions are made first."""
+        if not len(ticks):
+            return 0
+        msc = ticks["time_msc"].astype(np.int64)
+        if np.any(msc[1:] < msc[:-1]):
+            ticks = ticks[np.argsort(msc, kind="stable")]
+            msc = ticks["time_msc"].astype(np.int64)
+        self._database.ensure_tick_partitions(_utc(int(msc[0])), _utc(int(msc[-1])))
+        return self._database.upsert_columns("ticks", self._columns(symbol, ticks, msc), TICK_KEY)
+
+    def advance_watermark(self, symbol: str, last_time_msc: int) -> None:
+        """Move the watermark forward (never back) to ``last_time_msc`` (UTC milliseconds)."""
+        self._database.execute(
+            "INSERT INTO tick_watermarks (account, symbol, last_time_msc, updated_at)"
+            " VALUES (%s, %s, %s, now())"
+            " ON CONFLICT (account, symbol) DO UPDATE"
+            " SET last_time_msc = GREATEST(tick_watermarks.last_time_msc,"
+            " EXCLUDED.last_time_msc), updated_at = now()",
+            (self._account, symbol, int(last_time_msc)),
+        )
+
+    def _columns(self, symbol: str, ticks: np.ndarray, msc: np.ndarray) -> dict:
+        count = len(ticks)
+        columns = {
+            "account": np.full(count, self._account, dtype=np.int64),
+            "symbol": [symbol] * count,
+            "time": msc.astype("datetime64[ms]"),  # naive UTC: the session's zone is UTC
+            "time_msc": msc,
+            "ordinal": tick_ordinals(msc),
+        }
+        columns.update((name, ticks[name]) for name in TICK_FIELDS)
+        return columns
