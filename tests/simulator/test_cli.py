@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bridge_v3.simulator.__main__ import build_parser, config_from_args, main
+from bridge_v3.simulator.__main__ import main
+from bridge_v3.simulator.cli import build_parser, config_from_args
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,10 @@ from bridge_v3.simulator.__main__ import build_parser, config_from_args, main
         (["serve", "--state", "/no/such/dir/state.json"], "--state"),
         (["serve", "--start", "yesterday"], "--start"),
         (["serve", "--no-such-option"], "--no-such-option"),
+        (["serve", "--requote-rate", "1.5"], "--requote-rate"),
+        (["serve", "--ipc-timeout-rate", "-0.1"], "--ipc-timeout-rate"),
+        (["serve", "--latency", "inf"], "--latency"),
+        (["serve", "--initialize-fails", "two"], "--initialize-fails"),
     ],
 )
 def test_bad_option_exits_2_naming_it(argv, named, capsys):
@@ -61,6 +66,22 @@ def test_options_become_the_simulator_config(tmp_path):
     assert config.symbols_suffix == ".m"
     assert dict(config.replays) == {"EURUSD.m": str(prices)}
     assert config.start == 1772438400.0  # 2026-03-02 08:00 UTC
+
+
+def test_no_fault_option_means_no_fault_plan():
+    assert config_from_args(build_parser().parse_args(["serve"])).faults is None
+
+
+def test_fault_options_become_the_fault_plan():
+    argv = ["serve", "--fault-seed", "4", "--ipc-timeout-rate", "0.25", "--requote-rate", "1",
+            "--latency", "0.5", "--initialize-fails", "2", "--autotrading-off",
+            "--missing-symbol", "XAUUSD", "--missing-symbol", "BTCUSD"]  # fmt: skip
+
+    plan = config_from_args(build_parser().parse_args(argv)).faults
+
+    assert (plan.seed, plan.ipc_timeout_rate, plan.requote_rate) == (4, 0.25, 1.0)
+    assert (plan.latency_seconds, plan.initialize_fails, plan.autotrading_off) == (0.5, 2, True)
+    assert plan.missing_symbols == frozenset({"XAUUSD", "BTCUSD"})
 
 
 def test_password_comes_from_the_environment_and_stays_out_of_the_repr(monkeypatch):

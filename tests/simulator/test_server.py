@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 import rpyc
 
+from bridge_v3.simulator import SimulatorConfig, create_simulation
+from bridge_v3.simulator.clock import ManualClock
 from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
-from bridge_v3.simulator.server import is_loopback, warn_if_exposed
+from bridge_v3.simulator.server import SimulatorServer, is_loopback, warn_if_exposed
 
 REPO = Path(__file__).resolve().parents[2]
 # A Wednesday morning: forex is open, whatever day the test runs.
@@ -100,7 +102,8 @@ PASSWORD = "pw-that-must-not-show"
 def shared(tmp_path_factory):
     """One server for the tests that only read: a client connected and initialized."""
     log = tmp_path_factory.mktemp("shared") / "server.log"
-    options = ("--seed", "3", "--start", START, "--server-timezone", "UTC")
+    options = ("--seed", "3", "--start", START, "--server-timezone", "UTC",
+               "--missing-symbol", "LTCUSD")  # fmt: skip
     server = ServerProcess(log, *options, env={"BRIDGE_SIM_PASSWORD": PASSWORD})
     try:
         server.wait_until_listening()
@@ -212,6 +215,13 @@ def test_calling_errors_and_last_error_reach_the_client_as_from_the_real_module(
     assert tuple(mt5.last_error())[0] == -1
 
 
+def test_fault_options_reach_the_served_terminal(shared):
+    _, mt5 = shared
+
+    assert mt5.symbol_info("LTCUSD") is None
+    assert mt5.symbol_info("BTCUSD") is not None
+
+
 def test_the_log_names_the_address_and_never_the_password(shared):
     server, _ = shared
 
@@ -269,6 +279,25 @@ def test_a_port_in_use_is_reported_without_a_traceback(tmp_path):
     assert completed.returncode == 1
     assert f"127.0.0.1:{port}" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_stopping_closes_clients_and_saves_the_state(tmp_path):
+    config = SimulatorConfig(seed=4, state_file=str(tmp_path / "state.json"))
+    simulation = create_simulation(config, clock=ManualClock(1772614800.0))
+    server = SimulatorServer(simulation, port=0, modules={})
+    server.start()
+    conn = rpyc.classic.connect(*server.address)
+    assert conn.eval("1 + 1") == 2
+    simulation.terminal.initialize()
+    result = market_buy(simulation.terminal, "EURUSD", 0.2, magic=99)
+
+    server.stop()
+
+    saved = create_simulation(config, clock=ManualClock(1772614800.0)).terminal
+    saved.initialize()
+    assert [p.ticket for p in saved.positions_get()] == [result.order]
+    with pytest.raises(EOFError):
+        conn.eval("1 + 1")
 
 
 @pytest.mark.parametrize(
