@@ -8,7 +8,9 @@ from bridge_v3.banner import CheckRow, check_table
 from bridge_v3.config.settings import Settings
 from bridge_v3.exceptions import BridgeError
 from bridge_v3.services.database_service import DatabaseService
-from bridge_v3.services.mt5.backends import choose_backend
+from bridge_v3.services.migrations import MIGRATIONS_DIR
+from bridge_v3.services.migrations.runner import load_migrations
+from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.server_time import ServerTime
@@ -19,6 +21,19 @@ def _guard(part: str, probe: Callable[[], str]) -> CheckRow:
         return CheckRow(part, True, probe())
     except (BridgeError, OSError) as error:
         return CheckRow(part, False, str(error))
+    except Exception as error:  # a diagnostic must report every part, whatever one raises
+        return CheckRow(part, False, f"unexpected {type(error).__name__}: {error}")
+
+
+def pending_migrations(database: DatabaseService) -> list[str]:
+    """Names of the migrations start-up would apply. Read-only: ``--check`` changes nothing."""
+    (exists,) = database.fetch_all("SELECT to_regclass('schema_migrations') IS NOT NULL")[0]
+    applied = (
+        {version for (version,) in database.fetch_all("SELECT version FROM schema_migrations")}
+        if exists
+        else set()
+    )
+    return [m.name for m in load_migrations(MIGRATIONS_DIR) if m.version not in applied]
 
 
 def check_postgres(settings: Settings) -> str:
@@ -26,7 +41,7 @@ def check_postgres(settings: Settings) -> str:
     database = DatabaseService(pg)
     database.start()
     try:
-        pending = database.pending_migrations()
+        pending = pending_migrations(database)
     finally:
         database.close()
     state = f"{len(pending)} migration(s) to apply at start" if pending else "schema up to date"
@@ -43,6 +58,14 @@ def check_redis(settings: Settings) -> str:
 
 def check_terminal(settings: Settings) -> str:
     backend = choose_backend(settings.mt5, settings.simulator)
+    try:
+        return _probe_terminal(settings, backend)
+    except (BridgeError, OSError) as error:
+        # Say which terminal did not answer: the error alone does not name host and port.
+        raise BridgeError(f"{backend.description}: {error}") from error
+
+
+def _probe_terminal(settings: Settings, backend: TerminalBackend) -> str:
     mt5 = MT5Service(
         backend.open_client,
         settings.mt5,
