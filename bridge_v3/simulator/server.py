@@ -22,6 +22,7 @@ from rpyc.utils.server import ThreadedServer
 
 from bridge_v3.simulator.factory import Simulation
 from bridge_v3.simulator.served_module import install
+from bridge_v3.simulator.state import save_state
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ class StateSaver:
         """Snapshot under the terminal lock (no call is half done), write outside it."""
         with self._lock:
             state = self._simulation.snapshot()
-        from bridge_v3.simulator.state import save_state
-
         save_state(self._simulation.config.state_file, state)
 
     def _run(self) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,13 @@ import rpyc
 from bridge_v3.simulator import SimulatorConfig, create_simulation
 from bridge_v3.simulator.clock import ManualClock
 from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
-from bridge_v3.simulator.server import SimulatorServer, is_loopback, warn_if_exposed
+from bridge_v3.simulator.server import (
+    SimulatorServer,
+    StateSaver,
+    is_loopback,
+    warn_if_exposed,
+)
+from bridge_v3.simulator.state import load_state
 
 REPO = Path(__file__).resolve().parents[2]
 # A Wednesday morning: forex is open, whatever day the test runs.
@@ -298,6 +305,24 @@ def test_stopping_closes_clients_and_saves_the_state(tmp_path):
     assert [p.ticket for p in saved.positions_get()] == [result.order]
     with pytest.raises(EOFError):
         conn.eval("1 + 1")
+
+
+def test_the_state_is_saved_periodically_while_serving(tmp_path):
+    path = tmp_path / "state.json"
+    config = SimulatorConfig(state_file=str(path), save_interval=0.01)
+    clock = ManualClock(1772614800.0)
+    saver = StateSaver(create_simulation(config, clock=clock), threading.RLock(), 0.01)
+    clock.advance(120)
+
+    saver.start()
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        saver.stop()
+
+    assert load_state(path)["clock_utc"] == 1772614920.0
 
 
 @pytest.mark.parametrize(
