@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         "rpyc.classic.connect(host, port).modules.MetaTrader5)",
         description="Serve one simulated terminal over RPyC classic. WARNING: an RPyC "
         "classic port runs any code it is sent; keep it on localhost.",
+        epilog=f"The account password initialize()/login() accept is read from "
+        f"{PASSWORD_VARIABLE} (default 'sim'). With --state, a saved account wins over "
+        "--balance/--leverage/--login/--netting, and the clock resumes where it stopped "
+        "if that is later than --start or now.",
     )
     _add_serve_options(serve)
     return parser

@@ -82,6 +82,7 @@ class SimulatorServer:
         self._server = ThreadedServer(
             rpyc.SlaveService,
             hostname=host,
+            ipv6=":" in host,
             port=port,
             reuse_addr=True,
             logger=logging.getLogger("bridge_v3.simulator.rpyc"),

@@ -54,12 +54,14 @@ def load_state(path: str | Path) -> dict[str, Any] | None:
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` (without format/version, which are added) atomically to ``path``."""
+    """Write ``state`` (without format/version, which are added) atomically to ``path``,
+    creating its directory if needed."""
     path = Path(path)
     document = {"format": STATE_FORMAT, "version": STATE_VERSION, **state}
     data = json.dumps(document, indent=1, sort_keys=True, allow_nan=False, default=_plain)
     data += "\n"
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

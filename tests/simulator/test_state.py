@@ -44,6 +44,14 @@ def test_save_replaces_the_previous_document_and_leaves_no_temporary_file(tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["state.json"]
 
 
+def test_save_creates_the_missing_directory(tmp_path):
+    path = tmp_path / "spool" / "simulator" / "state.json"
+
+    save_state(path, {"broker": {}})
+
+    assert load_state(path)["broker"] == {}
+
+
 def test_numpy_numbers_are_written_as_plain_numbers(tmp_path):
     path = tmp_path / "state.json"
 
