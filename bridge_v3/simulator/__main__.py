@@ -50,9 +50,7 @@ def _serve(config: SimulatorConfig, host: str, port: int) -> int:
 
     try:
         simulation = create_simulation(config)
-    except StateFileError as error:
-        return _fail(str(error))
-    except ReplayFileError as error:
+    except (StateFileError, ReplayFileError) as error:
         return _fail(str(error))
     try:
         server = SimulatorServer(simulation, host=host, port=port)
@@ -81,7 +79,11 @@ def _run_until_signalled(server: SimulatorServer, config: SimulatorConfig) -> in
     while not stop.wait(1.0):
         pass
     logger.info("stopping: closing the port and client connections")
-    server.stop()
+    try:
+        server.stop()
+    except OSError as error:
+        logger.error("could not save the terminal state on the way out: %s", error)
+        return EXIT_CANNOT_SERVE
     logger.info("simulator stopped")
     return 0
 
