@@ -74,6 +74,19 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often the state file is saved while running (default 60)",
     )
+    _add_account_options(serve.add_argument_group("account and market"))
+    _add_fault_options(serve.add_argument_group("faults (deterministic for --fault-seed)"))
+    add(
+        "--log-level",
+        type=str.upper,
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level (default INFO)",
+    )
+
+
+def _add_account_options(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
     add("--balance", type=_positive, default=10000.0, help="opening balance (default 10000)")
     add("--leverage", type=_at_least_one, default=100, help="account leverage (default 100)")
     add("--netting", action="store_true", help="netting account instead of hedging")
@@ -86,14 +99,6 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SYMBOL=FILE",
         help="replay a price file for SYMBOL instead of generated prices (repeatable)",
-    )
-    _add_fault_options(serve.add_argument_group("faults (deterministic for --fault-seed)"))
-    add(
-        "--log-level",
-        type=str.upper,
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level (default INFO)",
     )
 
 
