@@ -167,7 +167,7 @@ class PriceController:
         if not rejected:
             return
         self._store.quarantine(
-            symbol, timeframe.name, [(r.time, r.reason, r.row) for r in rejected]
+            symbol, timeframe.name, [(r.time, r.reason, r.payload()) for r in rejected]
         )
         for rejection in rejected:
             kind = (symbol, timeframe.name, rejection.reason)
