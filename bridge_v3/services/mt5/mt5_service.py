@@ -65,6 +65,8 @@ class MT5Service:
         self._next_attempt = 0.0
         self._symbols: tuple[str, ...] = ()
         self._reconnect_listeners: list[Callable[[], None]] = []
+        self._attached_before = False
+        self._closed = False
         self.stats = CallStats()
         self.reconnects = 0
         self.backend_name = ""
@@ -87,6 +89,7 @@ class MT5Service:
         """
         self._symbols = tuple(symbols)
         with self._lock.hold(Priority.CRITICAL):
+            self._closed = False
             account = self._attach()
         return account
 
@@ -100,16 +103,24 @@ class MT5Service:
                 f"MT5 terminal not connected; next attempt in {wait:.0f}s"
             )
         with self._lock.hold(Priority.CRITICAL):
-            if self._client is None:
-                self._attach()
-                self.reconnects += 1
+            if self._closed:
+                raise TerminalDisconnectedError("MT5 service shut down: no further calls")
+            if self._client is not None:
+                return  # another thread reconnected while this one waited for the lock
+            again = self._attached_before
+            self._attach()
+            if not again:
+                return  # a first connection made on demand: nothing was missed
+            self.reconnects += 1
         logger.info("MT5 terminal reconnected (%s)", self.backend_name)
         for listener in self._reconnect_listeners:
             listener()
 
     def shutdown(self) -> None:
-        """``mt5.shutdown()`` and close the client. Safe to call twice."""
+        """``mt5.shutdown()`` and close the client. Safe to call twice. Later calls are refused
+        (a task abandoned at shutdown must not initialize the terminal again)."""
         with self._lock.hold(Priority.CRITICAL):
+            self._closed = True
             client, self._client = self._client, None
             if client is None:
                 return
@@ -142,6 +153,7 @@ class MT5Service:
             raise
         self._client = client
         self._failures = 0
+        self._attached_before = True
         return account
 
     def _initialize(self, client: TerminalClient) -> None:
