@@ -85,13 +85,14 @@ class TickController:
             self._marks = marks
 
     def watermark(self, symbol: str) -> TickMark | None:
+        """Where the next sync of ``symbol`` starts (None before its first sync)."""
         with self._lock:
             return self._marks.get(symbol)
 
     def sync(self, symbol: str) -> TickSyncResult:
         """Fetch, store and publish the ticks of ``symbol`` since its watermark, up to now."""
         now_msc = int(self._clock() * 1000)
-        mark = self.watermark(symbol) or TickMark(now_msc - self._first_window_ms, 0)
+        mark = self._mark_or_first_window(symbol, now_msc)
         total = TickSyncResult()
         start = mark.time_msc
         while True:
@@ -103,6 +104,13 @@ class TickController:
             start = max(end, mark.time_msc)
         self._count(total)
         return total
+
+    def _mark_or_first_window(self, symbol: str, now_msc: int) -> TickMark:
+        """The watermark; for a new symbol, the start of its first window, kept in memory so
+        that a sync failing before anything is stored is retried from the same start."""
+        with self._lock:
+            first = TickMark(now_msc - self._first_window_ms, 0)
+            return self._marks.setdefault(symbol, first)
 
     def _sync_window(
         self, symbol: str, start_msc: int, end_msc: int, mark: TickMark

@@ -16,10 +16,10 @@ import pytest
 from bridge_v3.config.settings import MarketSettings
 from bridge_v3.controllers.tick_controller import TickController, TickSyncResult
 from bridge_v3.daemon import Bridge
-from bridge_v3.exceptions import TerminalError
+from bridge_v3.exceptions import StorageError, TerminalError
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.mt5.backends import simulator_backend
-from bridge_v3.services.tick_store import TickStore
+from bridge_v3.services.tick_store import TickMark, TickStore
 from bridge_v3.simulator.clock import ManualClock
 from bridge_v3.simulator.contract.dtypes import TICKS_DTYPE
 from tests.controllers.tick_support import (
@@ -196,9 +196,48 @@ def test_no_data_from_the_terminal_is_an_empty_sync_and_other_errors_surface(rig
     terminal.error = TerminalError("copy_ticks_range: Terminal: Call failed", -1)
 
     assert empty == TickSyncResult()
-    assert controller.watermark("XAUUSD") is None
+    assert rig.stored("XAUUSD") == []
+    # Nothing stored: the next sync starts again from the first window's start.
+    assert controller.watermark("XAUUSD") == TickMark(int(now[0] * 1000) - WINDOW_MS, 0)
     with pytest.raises(TerminalError):
         controller.sync("XAUUSD")
+
+
+class FailingOnce(TickStore):
+    """The real store, except that its next ``save`` fails as during a PostgreSQL outage."""
+
+    def __init__(self, database, account) -> None:
+        super().__init__(database, account)
+        self.fail_next = True
+
+    def save(self, symbol, ticks) -> int:
+        if self.fail_next:
+            self.fail_next = False
+            raise StorageError("PostgreSQL at test: server closed the connection")
+        return super().save(symbol, ticks)
+
+
+def test_a_failed_store_keeps_the_watermark_and_the_next_sync_loses_nothing(rig, redis_client):
+    store = FailingOnce(rig.database, rig.account)
+    controller = TickController(
+        rig.mt5, store, rig.publisher, ["EURUSD"], clock=rig.clock.now, last_ttl=600
+    )
+    first_from = int(START * 1000) - WINDOW_MS
+
+    with pytest.raises(StorageError):
+        controller.sync("EURUSD")
+    nothing_yet = (
+        store.watermarks(),
+        rig.stored("EURUSD"),
+        rig.published(redis_client),
+    )
+    rig.clock.advance(30)
+    controller.sync("EURUSD")
+
+    expected = rig.terminal_ticks("EURUSD", first_from, int(rig.clock.now() * 1000))
+    assert nothing_yet == ({}, [], [])
+    assert rig.stored("EURUSD") == expected
+    assert len(rig.published(redis_client)) == len(expected)
 
 
 def test_the_bridge_schedules_and_stores_tick_symbols_across_a_restart(

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -66,7 +66,7 @@ def simulated_backend(clock: ManualClock, zone: str, replays: dict | None = None
 
 
 def _server_seconds(utc: int, zone: ZoneInfo) -> int:
-    return utc + int(zone.utcoffset(datetime.fromtimestamp(utc, timezone.utc)).total_seconds())
+    return utc + int(datetime.fromtimestamp(utc, zone).utcoffset().total_seconds())
 
 
 def _utc_offset_of_wall(server_seconds: np.ndarray, zone: ZoneInfo) -> np.ndarray:
