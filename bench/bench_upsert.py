@@ -11,28 +11,12 @@ Aims (DESIGN §6): upsert >= 60 % of raw COPY and >= 30x the row-by-row loop.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
-
-from bridge_v3.config.secret import Secret
-from bridge_v3.config.settings import PostgresSettings
-from bridge_v3.services.copy_text import copy_text
+from bench._common import COLUMNS, KEY, raw_copy, row_by_row, scratch_database, timed
 from bridge_v3.services.database_service import DatabaseService
-
-COLUMNS = [
-    "account", "symbol", "timeframe", "time", "open", "high", "low", "close",
-    "tick_volume", "spread", "real_volume",
-]  # fmt: skip
-KEY = ["account", "symbol", "timeframe", "time"]
 
 
 def make_rows(count: int, symbols: int = 20) -> list[tuple]:
@@ -52,53 +36,6 @@ def make_rows(count: int, symbols: int = 20) -> list[tuple]:
                  price, high, low, price + 0.0001, 100 + i % 50, 2, 0)
             )  # fmt: skip
     return rows
-
-
-def timed(func: Callable[[], object]) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
-
-
-@contextmanager
-def scratch_database() -> Iterator[PostgresSettings]:
-    params = {
-        "host": os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1"),
-        "port": int(os.environ.get("TEST_POSTGRES_PORT", "5432")),
-        "user": os.environ.get("TEST_POSTGRES_USER", "postgres"),
-        "password": os.environ.get("TEST_POSTGRES_PASSWORD", ""),
-    }
-    name = f"bridge_v3_bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(dbname="postgres", **params)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PostgresSettings(
-            host=params["host"], port=params["port"], db=name, user=params["user"],
-            password=Secret(params["password"]), pool_min=1, pool_max=2,
-        )  # fmt: skip
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def raw_copy(db: DatabaseService, rows: list[tuple], table: str) -> None:
-    """The limit: format the rows and COPY them straight into an empty table like ``bars``."""
-    with db.connection() as conn, conn.cursor() as cur:
-        data = io.BytesIO(copy_text(list(zip(*rows, strict=True))))
-        cur.copy_expert(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN", data, size=1 << 20)
-
-
-def row_by_row(db: DatabaseService, rows: list[tuple]) -> None:
-    """The V2 way: one INSERT and one commit per bar."""
-    statement = (
-        f"INSERT INTO bars_v2 ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-        " ON CONFLICT DO NOTHING"
-    )
-    with db.connection() as conn, conn.cursor() as cur:
-        for row in rows:
-            cur.execute(statement, row)
-            conn.commit()
 
 
 def measure(db: DatabaseService, rows: list[tuple], baseline_rows: int) -> dict:
