@@ -47,6 +47,7 @@ class Market:
         replays: dict[str, str | Path] | None = None,
         history_days: int = 400,
         cache_chunks: int = 1024,
+        cache_tick_chunks: int = 64,
     ) -> None:
         if history_days < 1:
             raise ValueError(f"history_days must be at least 1, got {history_days}")
@@ -55,7 +56,8 @@ class Market:
         self.seed = int(seed)
         self.history_days = int(history_days)
         self._specs = {spec.name: spec for spec in (symbols or default_catalogue())}
-        self._cache = ChunkCache(cache_chunks)
+        # A day of bars is ~90 kB, a day of ticks ~2 MB: they get separate bounds.
+        self._caches = (ChunkCache(cache_chunks), ChunkCache(cache_tick_chunks))
         today = broker_time.to_server(clock.now()) // _DAY * _DAY
         self._history_start = max(0, today - self.history_days * _DAY)
         self._series = {name: self._generated(spec) for name, spec in self._specs.items()}
@@ -63,13 +65,13 @@ class Market:
             self._add_replay(symbol, path)
 
     def _generated(self, spec: SymbolSpec) -> SymbolSeries:
-        source = GeneratedSource(spec, self.seed, self.broker_time, self._cache)
+        source = GeneratedSource(spec, self.seed, self.broker_time, *self._caches)
         return SymbolSeries(source, spec.digits, self._history_start)
 
     def _add_replay(self, symbol: str, path: str | Path) -> None:
         spec = self._replay_spec(symbol)
         replay = read_bars(path, spec.digits)
-        source = ReplaySource(spec, self.seed, replay, self._cache)
+        source = ReplaySource(spec, self.seed, replay, self._caches[1])
         self._series[spec.name] = SymbolSeries(source, spec.digits, source.first_time)
         logger.info(
             "market: %s replays %s (%d bars of %d s, server time %d..%d)",

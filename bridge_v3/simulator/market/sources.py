@@ -56,13 +56,18 @@ class GeneratedSource:
     base_seconds = 60
 
     def __init__(
-        self, spec: SymbolSpec, seed: int, broker_time: BrokerTime, cache: ChunkCache
+        self,
+        spec: SymbolSpec,
+        seed: int,
+        broker_time: BrokerTime,
+        bar_cache: ChunkCache,
+        tick_cache: ChunkCache,
     ) -> None:
         self.spec = spec
         self._seed = int(seed)
         self._model = PriceModel(spec, seed)
         self._time = broker_time
-        self._cache = cache
+        self._bar_cache, self._tick_cache = bar_cache, tick_cache
         self._id = (spec.name, seed, broker_time.zone)
 
     def key_of(self, server: int) -> int:
@@ -82,10 +87,10 @@ class GeneratedSource:
         return sessions.is_open(self.spec, utc) and not self._time.repeated(utc)
 
     def bars(self, key: int) -> np.ndarray:
-        return self._cache.get((self._id, "bars", key), lambda: self._build_bars(key))
+        return self._bar_cache.get((self._id, key), lambda: self._build_bars(key))
 
     def ticks(self, key: int) -> np.ndarray:
-        return self._cache.get((self._id, "ticks", key), lambda: self._build_ticks(key))
+        return self._tick_cache.get((self._id, key), lambda: self._build_ticks(key))
 
     def _open_day(self, key: int) -> dict[str, np.ndarray]:
         day = self._model.day(key)
@@ -118,12 +123,14 @@ class GeneratedSource:
 class ReplaySource:
     """The bars of a price file, with ticks drawn inside them, in server-day chunks."""
 
-    def __init__(self, spec: SymbolSpec, seed: int, replay: ReplayBars, cache: ChunkCache) -> None:
+    def __init__(
+        self, spec: SymbolSpec, seed: int, replay: ReplayBars, tick_cache: ChunkCache
+    ) -> None:
         self.spec = spec
         self.path = replay.path
         self.base_seconds = replay.seconds
         self._seed = int(seed)
-        self._cache = cache
+        self._tick_cache = tick_cache
         self._id = (spec.name, seed, replay.path)
         self._points = {k: getattr(replay, k) for k in ("open", "high", "low", "close")}
         self._times = replay.time
@@ -185,7 +192,7 @@ class ReplaySource:
         return self._rates[self._slice(key)]
 
     def ticks(self, key: int) -> np.ndarray:
-        return self._cache.get((self._id, "ticks", key), lambda: self._build_ticks(key))
+        return self._tick_cache.get((self._id, key), lambda: self._build_ticks(key))
 
     def _build_ticks(self, key: int) -> np.ndarray:
         part = self._slice(key)
