@@ -91,12 +91,8 @@ def terminal_closed_bars(
     client = backend.open_client()
     client.call("initialize")
     zone = ZoneInfo("Europe/Athens")
-    server_from = int(
-        utc_from + zone.utcoffset(datetime.fromtimestamp(utc_from, timezone.utc)).total_seconds()
-    )
-    server_now = int(
-        now + zone.utcoffset(datetime.fromtimestamp(now, timezone.utc)).total_seconds()
-    )
+    server_from = int(utc_from + datetime.fromtimestamp(utc_from, zone).utcoffset().total_seconds())
+    server_now = int(now + datetime.fromtimestamp(now, zone).utcoffset().total_seconds())
     rates, _ = client.call("copy_rates_range", symbol, timeframe.mt5, server_from, server_now)
     rows = []
     for rate in rates:

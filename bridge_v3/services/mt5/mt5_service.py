@@ -31,7 +31,7 @@ from bridge_v3.services.mt5.priority_lock import PriorityLock
 from bridge_v3.services.mt5.time_fields import to_utc_fields
 from bridge_v3.services.retry import Backoff
 from bridge_v3.services.server_time import ServerTime, StaleTickError
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,12 @@ class MT5Service:
         """Ticks in [from, to] (milliseconds, UTC), ``time`` and ``time_msc`` in UTC."""
         start = self.server_time.to_server(utc_from_msc / 1000)
         end = self.server_time.to_server(utc_to_msc / 1000) + 1
-        ticks = self.call("copy_ticks_range", symbol, start, end, flags, priority=Priority.NORMAL)
+        try:
+            ticks = self.call("copy_ticks_range", symbol, start, end, flags)
+        except TerminalError as error:
+            if error.code != NO_DATA_CODE:
+                raise
+            return np.empty(0, dtype=TICKS_DTYPE)
         return self._ticks_to_utc(ticks)
 
     def tick(self, symbol: str) -> dict:
