@@ -1,0 +1,237 @@
+"""PriceController with its real parts: the simulated terminal, PostgreSQL, Redis.
+
+Where the terminal must misbehave (a broker correction, duplicates, rows out of order),
+the simulator's real client is wrapped and its ``copy_rates_range`` answer edited; the
+simulated market itself never sends such bars.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg2
+import pytest
+
+from bridge_v3.config.constants import TIMEFRAMES
+from bridge_v3.controllers.price_controller import closed_mask
+from bridge_v3.daemon import Bridge
+from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
+from bridge_v3.simulator.clock import ManualClock
+from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from tests.test_daemon_e2e import START, stored_bars, terminal_closed_bars
+from tests.test_daemon_faults import settings_for
+
+M1, H1, MN1 = TIMEFRAMES["M1"], TIMEFRAMES["H1"], TIMEFRAMES["MN1"]
+# Monday 30 March 2026, 12:00:30 UTC: Athens moved to summer time on Sunday 29th, 01:00 UTC.
+AFTER_DST = datetime(2026, 3, 30, 12, 0, 30, tzinfo=timezone.utc).timestamp()
+
+
+def utc(*args: int) -> int:
+    return int(datetime(*args, tzinfo=timezone.utc).timestamp())
+
+
+# -- which bars are closed ----------------------------------------------------------------------
+
+
+def test_closed_mask_minutes_and_months():
+    rates = np.zeros(3, dtype=RATES_DTYPE)
+    rates["time"] = [utc(2026, 3, 25, 9, 58), utc(2026, 3, 25, 9, 59), utc(2026, 3, 25, 10, 0)]
+    now = utc(2026, 3, 25, 10, 0, 30)
+    assert closed_mask(rates, M1, now).tolist() == [True, True, False]
+    assert closed_mask(rates, M1, utc(2026, 3, 25, 10, 1)).tolist() == [True, True, True]
+
+    months = np.zeros(3, dtype=RATES_DTYPE)
+    months["time"] = [utc(2026, 1, 1), utc(2026, 2, 1), utc(2026, 3, 1)]  # 28-day February
+    assert closed_mask(months, MN1, utc(2026, 3, 1) - 1).tolist() == [True, False, False]
+    assert closed_mask(months, MN1, utc(2026, 3, 1)).tolist() == [True, True, False]
+    assert closed_mask(months, MN1, utc(2026, 4, 1)).tolist() == [True, True, True]
+
+
+# -- a bridge whose terminal answers can be edited ------------------------------------------------
+
+Edit = Callable[[np.ndarray], np.ndarray]
+
+
+class EditingClient:
+    """The simulator's client; ``edit`` (when set) rewrites ``copy_rates_range`` answers."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.name = client.name
+        self.edit: Edit | None = None
+
+    def call(self, function: str, *args, **kwargs):
+        result, error = self._client.call(function, *args, **kwargs)
+        if function == "copy_rates_range" and self.edit is not None and result is not None:
+            result = self.edit(np.array(result, copy=True))
+        return result, error
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@pytest.fixture
+def rig(fresh_database, redis_prefix, tmp_path):
+    """(bridge, editing client, clock, the plain backend for reading the terminal's history)."""
+    made = []
+
+    def make(start: float = START, **market):
+        clock = ManualClock(start)
+        settings = settings_for(fresh_database, redis_prefix, tmp_path)
+        settings = replace(settings, market=replace(settings.market, **market))
+        real = simulator_backend(settings.simulator, clock)
+        client = EditingClient(real.open_client())
+        backend = TerminalBackend(real.kind, "editable", lambda: client, clock=clock.now)
+        bridge = Bridge(settings, threading.Event(), backend)
+        made.append(bridge)
+        bridge.connect()
+        return bridge, client, clock, real
+
+    yield make
+    for bridge in made:
+        bridge.shutdown(drain_seconds=1)
+
+
+def bars_on(pg: dict, timeframe: str = "M1") -> list[tuple]:
+    return stored_bars(pg, "EURUSD", timeframe)
+
+
+# -- publishing ---------------------------------------------------------------------------------
+
+
+def test_closed_bars_go_on_the_channel_and_the_forming_one_only_to_the_last_key(
+    rig, fresh_database, redis_client, redis_prefix
+):
+    bridge, _, clock, _ = rig()
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"{redis_prefix}:bar:EURUSD:M1")
+    pubsub.get_message(timeout=1)
+    bridge.prices.sync("EURUSD", M1)
+    clock.advance(125)
+    bridge.prices.sync("EURUSD", M1)
+
+    published = []
+    while (message := pubsub.get_message(timeout=0.3)) is not None:
+        if message["type"] == "message":
+            published.append(json.loads(message["data"])["data"])
+    pubsub.close()
+    minute = int(clock.now()) // 60 * 60
+    times = [d["time"] for d in published]
+    stored_times = [row[0] for row in bars_on(fresh_database)]
+    assert [int(datetime.fromisoformat(t[:-1] + "+00:00").timestamp()) for t in times] == (
+        stored_times
+    )
+    assert stored_times[-1] == minute - 60  # the last closed minute
+    assert not any(d.get("forming") for d in published)
+    last = json.loads(redis_client.get(f"{redis_prefix}:last:bar:EURUSD:M1"))["data"]
+    assert last["forming"] is True
+    assert last["time"] == datetime.fromtimestamp(minute, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+# -- broker corrections and sequence faults -------------------------------------------------------
+
+
+def test_a_broker_correction_updates_the_stored_bar_and_is_logged(rig, fresh_database, caplog):
+    bridge, client, clock, _ = rig()
+    bridge.prices.sync("EURUSD", M1)
+    before = bars_on(fresh_database)
+    corrected_time = before[-1][0]  # the newest stored bar, inside the re-fetched overlap
+    new_close = before[-1][3] if before[-1][4] != before[-1][3] else before[-1][2]  # low or high
+
+    moment = datetime.fromtimestamp(corrected_time, timezone.utc)
+    server_time = corrected_time + int(ZoneInfo("Europe/Athens").utcoffset(moment).seconds)
+
+    def correct(rates: np.ndarray) -> np.ndarray:
+        rates["close"][rates["time"] == server_time] = new_close
+        return rates
+
+    client.edit = correct
+    clock.advance(60)
+    with caplog.at_level(logging.WARNING):
+        result = bridge.prices.sync("EURUSD", M1)
+    after = bars_on(fresh_database)
+
+    assert result.corrected == 1 and result.new == 1
+    assert after[: len(before) - 1] == before[:-1]
+    (row,) = [r for r in after if r[0] == corrected_time]
+    assert row[4] == new_close
+    assert "broker corrected 1 stored bar" in caplog.text
+
+
+def test_duplicates_and_rows_out_of_order_are_quarantined(rig, fresh_database, caplog):
+    bridge, client, clock, real = rig()
+
+    def spoil(rates: np.ndarray) -> np.ndarray:
+        # rows -5 and -4 swapped (the earlier bar comes after a later one), row -3 sent twice
+        rates[[-5, -4]] = rates[[-4, -5]]
+        return np.insert(rates, len(rates) - 2, rates[-3])
+
+    client.edit = spoil
+    with caplog.at_level(logging.WARNING, logger="bridge_v3.controllers.price_controller"):
+        result = bridge.prices.sync("EURUSD", M1)
+    expected = terminal_closed_bars(real, "EURUSD", M1, START - 86400, clock.now())
+
+    with psycopg2.connect(**fresh_database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT reason, EXTRACT(EPOCH FROM time)::bigint FROM bar_quarantine ORDER BY 1"
+        )
+        quarantined = cur.fetchall()
+    conn.close()
+    assert [reason for reason, _ in quarantined] == ["duplicate", "out_of_order"]
+    out_of_order_time = quarantined[1][1]
+    assert out_of_order_time == expected[-4][0]  # the earlier bar, met after the later one
+    assert result.quarantined == 2 and bridge.prices.totals["quarantined"] == 2
+    # The duplicate is stored once; the out-of-order bar is not stored as good.
+    assert bars_on(fresh_database) == [r for r in expected if r[0] != out_of_order_time]
+
+    clock.advance(60)  # the same kinds again: counted, not logged again
+    bridge.prices.sync("EURUSD", M1)
+    assert bridge.prices.totals["quarantined"] == 4
+    logged = [r for r in caplog.records if "quarantined" in r.getMessage()]
+    assert len(logged) == 2
+
+
+# -- backfill -----------------------------------------------------------------------------------
+
+
+def test_backfill_in_chunks_across_a_dst_change_stores_every_bar_once(
+    rig, fresh_database, redis_client, redis_prefix
+):
+    bridge, _, clock, real = rig(start=AFTER_DST)
+    pubsub = redis_client.pubsub()
+    pubsub.psubscribe(f"{redis_prefix}:bar:*")
+    pubsub.get_message(timeout=1)
+
+    first = bridge.prices.backfill("EURUSD", H1, 4, chunk_days=0.3)
+    expected = terminal_closed_bars(real, "EURUSD", H1, AFTER_DST - 4 * 86400, AFTER_DST)
+    assert bars_on(fresh_database, "H1") == expected
+    assert first.fetched == first.stored == len(expected) > 40
+    second = bridge.prices.backfill("EURUSD", H1, 4, chunk_days=1.7)
+    assert second.stored == 0 and second.fetched == len(expected)
+    assert bars_on(fresh_database, "H1") == expected
+    assert pubsub.get_message(timeout=0.3) is None  # history is stored, not broadcast
+    pubsub.close()
+    assert bridge.prices.watermark("EURUSD", H1) == expected[-1][0]
+
+
+def test_monthly_bars_store_only_closed_months(rig, fresh_database):
+    bridge, _, clock, real = rig(
+        start=AFTER_DST,
+        initial_history_days=120,
+        forex_timeframes=(MN1,),
+    )
+    bridge.prices.sync("EURUSD", MN1)
+    stored = bars_on(fresh_database, "MN1")
+    months = [datetime.fromtimestamp(row[0] + 6 * 3600, timezone.utc) for row in stored]
+    # Month bars open at the broker's midnight of the 1st (the evening before, in UTC).
+    assert [(m.year, m.month, m.day) for m in months] == [(2025, 12, 1), (2026, 1, 1), (2026, 2, 1)]
+    assert bridge.prices.watermark("EURUSD", MN1) == stored[-1][0]
