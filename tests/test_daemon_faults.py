@@ -196,7 +196,7 @@ def poll(condition, seconds: float = 10.0) -> None:
 
 
 def test_postgres_down_during_a_cycle_loses_and_doubles_nothing(
-    fresh_database, redis_prefix, clock, tmp_path, relays, bridges
+    fresh_database, redis_prefix, clock, tmp_path, relays, bridges, caplog
 ):
     relay = relays(fresh_database["host"], fresh_database["port"])
     settings = settings_for(fresh_database, redis_prefix, tmp_path, pg_port=relay.port)
@@ -214,6 +214,8 @@ def test_postgres_down_during_a_cycle_loses_and_doubles_nothing(
     clock.advance(60)
     bridge.submit_price_tasks()
     poll(lambda: bridge.worker.stats().failed == 1 and bridge.worker.stats().active == 0)
+    failures = [r for r in caplog.records if r.getMessage().startswith("Task bars:EURUSD:M1")]
+    assert len(failures) == 1 and failures[0].exc_info is not None  # with its traceback
     assert bridge.prices.watermark("EURUSD", M1) == mark
     assert stored_watermark(fresh_database) == mark
 

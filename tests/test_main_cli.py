@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -292,3 +293,65 @@ def test_backfill_twice_leaves_the_same_rows(fresh_database, redis_prefix, tmp_p
         assert "rows written:" in result.stdout and "bars/s:" in result.stdout
     assert f"rows written: {newer} " in second.stdout
     assert f"rows written: {len(rows_first)} " in first.stdout
+
+
+# -- a service missing at start-up ----------------------------------------------------------------
+
+
+def start_daemon(env: dict, tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge_v3.main"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop_daemon(process: subprocess.Popen) -> tuple[int, str]:
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stderr
+
+
+def log_has(tmp_path: Path, text: str) -> bool:
+    log = tmp_path / "bridge.log"
+    return log.is_file() and text in log.read_text("utf-8")
+
+
+def test_postgres_unreachable_at_start_is_retried_and_named_and_sigterm_still_works(
+    redis_prefix, tmp_path
+):
+    pg = {"host": "127.0.0.1", "port": 1, "user": "postgres", "dbname": "unused"}
+    process = start_daemon(bridge_env(pg, redis_prefix, tmp_path), tmp_path)
+    poll(lambda: log_has(tmp_path, "retry 1 in"), 30, "a retry of PostgreSQL")
+    code, stderr = stop_daemon(process)
+    text = (tmp_path / "bridge.log").read_text("utf-8")
+    assert code == 0
+    assert "PostgreSQL at 127.0.0.1:1 failed" in text
+    assert "Stopped before start-up completed" in text
+    assert "Traceback" not in text + stderr
+    assert PASSWORD not in text + stderr
+
+
+def test_redis_unreachable_at_start_bars_are_stored_and_messages_spooled(
+    fresh_database, redis_prefix, tmp_path
+):
+    env = bridge_env(fresh_database, redis_prefix, tmp_path, REDIS_PORT="1")
+    process = start_daemon(env, tmp_path)
+    poll(lambda: table_exists(fresh_database, "bars"), 30, "the schema")
+    poll(lambda: count(fresh_database, "bars") > 0, 30, "bars in PostgreSQL")
+    code, stderr = stop_daemon(process)
+    text = (tmp_path / "bridge.log").read_text("utf-8")
+    assert code == 0
+    assert "Redis at 127.0.0.1:1 does not answer yet" in text
+    assert "Traceback" not in text + stderr
+    with sqlite3.connect(tmp_path / "spool" / "outbox.sqlite3") as spool:
+        types = dict(spool.execute("SELECT type, count(*) FROM outbox GROUP BY type").fetchall())
+    assert types.get("bar", 0) >= count(fresh_database, "bars")
