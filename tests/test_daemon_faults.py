@@ -32,7 +32,7 @@ from bridge_v3.config.settings import (
     SimulatorSettings,
 )
 from bridge_v3.daemon import Bridge
-from bridge_v3.exceptions import StorageError, TerminalDisconnectedError
+from bridge_v3.exceptions import StorageError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
 from bridge_v3.services.mt5.clients import ModuleClient
 from bridge_v3.services.mt5.mt5_service import MT5Service
@@ -399,3 +399,42 @@ def test_bad_bars_are_quarantined_and_the_good_ones_stored(
     assert len(warnings) == 2  # once per kind
     assert any("high_below_low" in w for w in warnings)
     assert any("non_finite" in w for w in warnings)
+
+
+def test_random_ipc_timeouts_over_many_cycles_lose_and_double_nothing(
+    fresh_database, redis_prefix, clock, tmp_path, bridges
+):
+    config = SimulatorConfig(seed=7, server_timezone="Europe/Athens")
+    simulation = create_simulation(config, clock)
+    backend = TerminalBackend(
+        Backend.SIMULATOR,
+        "SIMULATED terminal",
+        lambda: ModuleClient(simulation.terminal, "simulator"),
+        clock=clock.now,
+    )
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    mt5 = MT5Service(
+        backend.open_client,
+        settings.mt5,
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        backoff=Backoff(base=1.0, cap=8.0, rng=random.Random(3)),
+    )
+    bridge = bridges(settings, backend, mt5)
+    bridge.prices.sync("EURUSD", M1)
+    # From now on three calls in ten time out. (Start-up retries with real waiting, so the
+    # plan is switched on once the bridge is up; the simulator has no public switch.)
+    simulation.terminal._set_fault_plan(FaultPlan(seed=3, ipc_timeout_rate=0.3))
+    failures = 0
+    for _ in range(40):
+        clock.advance(45)
+        try:
+            bridge.prices.sync("EURUSD", M1)
+        except TerminalError:
+            failures += 1
+    simulation.terminal._set_fault_plan(None)
+    clock.advance(10)  # past any backoff delay
+    bridge.prices.sync("EURUSD", M1)
+    assert failures >= 5 and mt5.reconnects >= 1
+    assert stored_bars(fresh_database, "EURUSD", "M1") == expected_bars(backend, clock)
