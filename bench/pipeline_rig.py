@@ -98,26 +98,26 @@ def running_bridge(settings: Settings, clock: ManualClock) -> Iterator[Bridge]:
 
 @dataclass
 class CycleLatch:
-    """Counts the price syncs the daemon's tasks run, so a cycle's end is seen at once.
+    """Sees the end of a price cycle the worker runs, as the daemon's "prices" job does.
 
-    Installed over ``bridge.prices.sync``: ``Bridge.submit_price_tasks`` looks the method
-    up when each task runs, so the tasks are exactly the daemon's, only observed.
+    Installed over ``bridge.prices.sync_all``, so the task is exactly the daemon's, only
+    observed.
     """
 
     bridge: Bridge
 
     def __post_init__(self) -> None:
-        self._sync = self.bridge.prices.sync
+        self._sync = self.bridge.prices.sync_all
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._left = 0
         self.results: list[SyncResult] = []
-        self.bridge.prices.sync = self._observed
+        self.bridge.prices.sync_all = self._observed
 
-    def _observed(self, symbol: str, timeframe: Timeframe) -> SyncResult:
+    def _observed(self) -> SyncResult:
         result = SyncResult()
         try:
-            result = self._sync(symbol, timeframe)
+            result = self._sync()
             return result
         finally:
             with self._lock:
@@ -127,12 +127,12 @@ class CycleLatch:
                     self._done.set()
 
     def run_cycle(self, timeout: float = 120.0) -> list[SyncResult]:
-        """Submit one sync per series through the worker pool and wait for all of them."""
+        """Submit the cycle to the worker pool, as the scheduler does, and wait for it."""
         with self._lock:
-            self._left = len(self.bridge.prices.series)
+            self._left = 1
             self.results = []
             self._done.clear()
-        self.bridge.submit_price_tasks()
+        self.bridge.worker.submit("prices", self.bridge.prices.sync_all)
         if not self._done.wait(timeout):
             raise SystemExit(f"price cycle not finished within {timeout:g} s")
         return self.results

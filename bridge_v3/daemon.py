@@ -177,21 +177,13 @@ class Bridge:
             },
         )
         self.mt5.on_reconnect(
-            lambda: self.worker.submit("prices", self.submit_price_tasks, Priority.NORMAL)
+            lambda: self.worker.submit("prices", self.prices.sync_all, Priority.NORMAL)
         )
         self.mt5.on_reconnect(
             lambda: self.worker.submit("ticks", self.submit_tick_tasks, Priority.NORMAL)
         )
 
     # -- jobs ----------------------------------------------------------------------------
-
-    def submit_price_tasks(self) -> None:
-        """One task per series, so storage and publishing of different series overlap."""
-        for symbol, timeframe in self.prices.series:
-            name = f"bars:{symbol}:{timeframe}"
-            self.worker.submit(
-                name, lambda s=symbol, t=timeframe: self.prices.sync(s, t), Priority.NORMAL
-            )
 
     def submit_tick_tasks(self) -> None:
         """One task per tick symbol, like the bars."""
@@ -203,7 +195,7 @@ class Bridge:
     def schedule_jobs(self) -> None:
         w = self.settings.worker
         self.scheduler.add_job(
-            "prices", self.submit_price_tasks, w.price_fetch_interval, Priority.NORMAL
+            "prices", self.prices.sync_all, w.price_fetch_interval, Priority.NORMAL
         )
         if self.ticks.symbols:
             self.scheduler.add_job(
@@ -222,9 +214,7 @@ class Bridge:
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
-        for symbol, timeframe in self.prices.series:
-            result = self.prices.sync(symbol, timeframe)
-            logger.info("%s %s: %s", symbol, timeframe, result)
+        logger.info("Bars: %s", self.prices.sync_all())
         for symbol in self.ticks.symbols:
             logger.info("%s ticks: %s", symbol, self.ticks.sync(symbol))
         self.accounts.sync()

@@ -212,16 +212,16 @@ def test_postgres_down_during_a_cycle_loses_and_doubles_nothing(
     # Through the worker, as the scheduler runs it: the failure is counted, the worker goes on.
     bridge.worker.start()
     clock.advance(60)
-    bridge.submit_price_tasks()
+    bridge.worker.submit("prices", bridge.prices.sync_all)
     poll(lambda: bridge.worker.stats().failed == 1 and bridge.worker.stats().active == 0)
-    failures = [r for r in caplog.records if r.getMessage().startswith("Task bars:EURUSD:M1")]
+    failures = [r for r in caplog.records if r.getMessage().startswith("Task prices")]
     assert len(failures) == 1 and failures[0].exc_info is not None  # with its traceback
     assert bridge.prices.watermark("EURUSD", M1) == mark
     assert stored_watermark(fresh_database) == mark
 
     relay.start()
     clock.advance(300)
-    bridge.submit_price_tasks()
+    bridge.worker.submit("prices", bridge.prices.sync_all)
     poll(lambda: bridge.worker.stats().completed == 1 and bridge.worker.stats().active == 0)
     expected = expected_bars(backend, clock)
     assert stored_bars(fresh_database, "EURUSD", "M1") == expected

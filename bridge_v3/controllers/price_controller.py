@@ -21,6 +21,7 @@ import numpy as np
 from bridge_v3.config.constants import Priority, Timeframe
 from bridge_v3.controllers.bar_messages import bar_messages, forming_bar_message
 from bridge_v3.controllers.bar_validation import validate_bars
+from bridge_v3.exceptions import DependencyError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.publisher import Publisher
@@ -28,6 +29,19 @@ from bridge_v3.services.publisher import Publisher
 logger = logging.getLogger(__name__)
 
 DAY = 86400
+
+
+@dataclass
+class _Batch:
+    """One series' bars from one fetch, validated and ready to store."""
+
+    symbol: str
+    timeframe: Timeframe
+    good: np.ndarray
+    fresh: np.ndarray  # the good bars past the watermark: new, to publish
+    fetched: int
+    quarantined: int
+    forming: np.void | None = None
 
 
 @dataclass(frozen=True)
@@ -85,18 +99,23 @@ class PriceController:
     def sync(self, symbol: str, timeframe: Timeframe) -> SyncResult:
         """Fetch, validate, store and publish what is new for one series."""
         now = self._clock()
-        last = self.watermark(symbol, timeframe)
-        start = self._fetch_start(last, timeframe, now)
-        rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
-        closed = closed_mask(rates, timeframe, now)
-        result = self._store_closed(symbol, timeframe, rates[closed], last, now, publish=True)
-        forming = rates[~closed]
-        if len(forming):
-            message = forming_bar_message(symbol, timeframe.name, forming[-1])
-            self._publisher.set_last_many(
-                [(f"bar:{symbol}:{timeframe.name}", message)], ttl=self._last_ttl
-            )
-        return result
+        return self._commit([self._prepare(symbol, timeframe, now)], now, publish=True)
+
+    def sync_all(self, series: Iterable[tuple[str, Timeframe]] | None = None) -> SyncResult:
+        """One cycle for every series: fetch each (the terminal is serial anyway), then store
+        all of them in one transaction and publish them in one batch.
+
+        A series the terminal refuses (unknown symbol, bad request) is logged and skipped;
+        a lost terminal or database fails the cycle, and the next one fetches again.
+        """
+        now = self._clock()
+        batches = []
+        for symbol, timeframe in self.series if series is None else series:
+            try:
+                batches.append(self._prepare(symbol, timeframe, now))
+            except DependencyError as error:
+                self._report_skipped(symbol, timeframe, error)
+        return self._commit(batches, now, publish=True)
 
     def backfill(
         self,
@@ -115,9 +134,8 @@ class PriceController:
             end = min(now, start + chunk_days * DAY)
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
             rates = rates[(rates["time"] >= start) & closed_mask(rates, timeframe, now)]
-            last = self.watermark(symbol, timeframe)
-            result = self._store_closed(symbol, timeframe, rates, last, now, publish=False)
-            total = _add(total, result)
+            batch = self._validate(symbol, timeframe, rates, now)
+            total = _add(total, self._commit([batch], now, publish=False))
             if progress:
                 progress(symbol, timeframe, total)
             start = end + 1
@@ -129,39 +147,81 @@ class PriceController:
         step = timeframe.seconds or 31 * DAY
         return last - self._overlap * step
 
-    def _store_closed(
-        self,
-        symbol: str,
-        timeframe: Timeframe,
-        closed: np.ndarray,
-        last: int | None,
-        now: float,
-        *,
-        publish: bool,
-    ) -> SyncResult:
+    def _prepare(self, symbol: str, timeframe: Timeframe, now: float) -> _Batch:
+        last = self.watermark(symbol, timeframe)
+        start = self._fetch_start(last, timeframe, now)
+        rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
+        closed = closed_mask(rates, timeframe, now)
+        batch = self._validate(symbol, timeframe, rates[closed], now)
+        forming = rates[~closed]
+        batch.forming = forming[-1] if len(forming) else None
+        return batch
+
+    def _validate(
+        self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float
+    ) -> _Batch:
+        last = self.watermark(symbol, timeframe)
         server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
         validation = validate_bars(closed, timeframe, now, last, server_times=server_times)
         self._quarantine(symbol, timeframe, validation.rejected)
         good = validation.good
-        stored = self._store.save(symbol, timeframe.name, good)
         fresh = good[good["time"] > last] if last is not None else good
-        if len(fresh):
-            newest = int(fresh["time"][-1])
-            self._store.advance_watermark(symbol, timeframe.name, newest)
-            with self._lock:
-                self._watermarks[(symbol, timeframe.name)] = newest
-        corrected = max(0, stored - len(fresh))
+        return _Batch(symbol, timeframe, good, fresh, len(closed), len(validation.rejected))
+
+    def _commit(self, batches: list[_Batch], now: float, *, publish: bool) -> SyncResult:
+        """Store every batch and move the watermarks in one transaction, then publish."""
+        marks = [
+            (b.symbol, b.timeframe.name, int(b.fresh["time"][-1])) for b in batches if len(b.fresh)
+        ]
+        stored = self._store.save_many(
+            [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
+        )
+        with self._lock:
+            self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        fresh = sum(len(b.fresh) for b in batches)
+        corrected = max(0, stored - fresh)
         if corrected:
-            logger.warning(
-                "%s %s: broker corrected %d stored bar(s); updated", symbol, timeframe, corrected
+            revisited = ", ".join(
+                f"{b.symbol} {b.timeframe}" for b in batches if len(b.good) > len(b.fresh)
             )
-        if publish and len(fresh):
-            self._publisher.publish_many(
-                bar_messages(self._publisher, symbol, timeframe.name, fresh)
-            )
-        result = SyncResult(len(closed), stored, len(fresh), corrected, len(validation.rejected))
+            logger.warning("%s: broker corrected %d stored bar(s); updated", revisited, corrected)
+        if publish:
+            self._publish(batches)
+        result = SyncResult(
+            sum(b.fetched for b in batches),
+            stored,
+            fresh,
+            corrected,
+            sum(b.quarantined for b in batches),
+        )
         self._count(result)
         return result
+
+    def _publish(self, batches: list[_Batch]) -> None:
+        messages = []
+        for b in batches:
+            if len(b.fresh):
+                messages += bar_messages(self._publisher, b.symbol, b.timeframe.name, b.fresh)
+        if messages:
+            self._publisher.publish_many(messages)
+        forming = [
+            (
+                f"bar:{b.symbol}:{b.timeframe.name}",
+                forming_bar_message(b.symbol, b.timeframe.name, b.forming),
+            )
+            for b in batches
+            if b.forming is not None
+        ]
+        if forming:
+            self._publisher.set_last_many(forming, ttl=self._last_ttl)
+
+    def _report_skipped(self, symbol: str, timeframe: Timeframe, error: Exception) -> None:
+        kind = (symbol, timeframe.name, type(error).__name__)
+        if kind not in self._logged_rejections:
+            self._logged_rejections.add(kind)
+            logger.error("%s %s skipped this cycle: %s (logged once)", symbol, timeframe, error)
+        with self._lock:
+            self.totals.update(skipped=1)
 
     def _quarantine(self, symbol: str, timeframe: Timeframe, rejected: list) -> None:
         if not rejected:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 import numpy as np
+from psycopg2.extras import execute_values
 
 from bridge_v3.services.database_service import DatabaseService
 
@@ -48,21 +49,66 @@ class BarStore:
 
     def save(self, symbol: str, timeframe: str, rates: np.ndarray) -> int:
         """Upsert closed bars (``time`` in UTC seconds); returns rows inserted or changed."""
-        if not len(rates):
+        return self.save_many([(symbol, timeframe, rates)], [])
+
+    def save_many(
+        self,
+        batches: Sequence[tuple[str, str, np.ndarray]],
+        watermarks: Sequence[tuple[str, str, int]],
+    ) -> int:
+        """Upsert the bars of several series and move their watermarks in one transaction.
+
+        The commit is asynchronous (``synchronous_commit = off``): a crash of PostgreSQL can
+        lose the last commits, but bars and watermarks are lost together, so the next sync
+        fetches those bars from the terminal again. Returns rows inserted or changed.
+        """
+        data = self._columns(batches)
+        if data is None and not watermarks:
             return 0
-        rows = self._rows(symbol, timeframe, rates)
-        return self._database.upsert("bars", BAR_COLUMNS, rows, key=BAR_KEY, update=BAR_VALUES)
+        with self._database.connection() as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            stored = 0
+            if data is not None:
+                stored = self._database.upsert_columns("bars", data, BAR_KEY, BAR_VALUES, conn=conn)
+            if watermarks:
+                self._advance(conn, watermarks)
+        return stored
 
     def advance_watermark(self, symbol: str, timeframe: str, last_time: int) -> None:
         """Move the watermark forward (never back) to ``last_time`` (UTC seconds)."""
-        self._database.execute(
-            "INSERT INTO bar_watermarks (account, symbol, timeframe, last_time, updated_at)"
-            " VALUES (%s, %s, %s, to_timestamp(%s), now())"
-            " ON CONFLICT (account, symbol, timeframe) DO UPDATE"
-            " SET last_time = GREATEST(bar_watermarks.last_time, EXCLUDED.last_time),"
-            " updated_at = now()",
-            (self._account, symbol, timeframe, last_time),
-        )
+        with self._database.connection() as conn:
+            self._advance(conn, [(symbol, timeframe, last_time)])
+
+    def _advance(self, conn, watermarks: Sequence[tuple[str, str, int]]) -> None:
+        rows = [(self._account, symbol, timeframe, last) for symbol, timeframe, last in watermarks]
+        with conn.cursor() as cursor:
+            execute_values(
+                cursor,
+                "INSERT INTO bar_watermarks (account, symbol, timeframe, last_time, updated_at)"
+                " SELECT v.account, v.symbol, v.timeframe, to_timestamp(v.last), now()"
+                " FROM (VALUES %s) AS v (account, symbol, timeframe, last)"
+                " ON CONFLICT (account, symbol, timeframe) DO UPDATE"
+                " SET last_time = GREATEST(bar_watermarks.last_time, EXCLUDED.last_time),"
+                " updated_at = now()",
+                rows,
+            )
+
+    def _columns(self, batches: Sequence[tuple[str, str, np.ndarray]]) -> dict | None:
+        """Column-major data for every bar of every batch (no per-row Python tuples)."""
+        batches = [(s, tf, r) for s, tf, r in batches if len(r)]
+        if not batches:
+            return None
+        rates = np.concatenate([r for _, _, r in batches])
+        sizes = [len(r) for _, _, r in batches]
+        data = {
+            "account": np.full(len(rates), self._account, dtype=np.int64),
+            "symbol": np.repeat([s for s, _, _ in batches], sizes),
+            "timeframe": np.repeat([tf for _, tf, _ in batches], sizes),
+            "time": utc_iso(rates["time"].astype(np.int64)),
+        }
+        data.update({name: rates[name] for name in BAR_VALUES})
+        return data
 
     def quarantine(
         self, symbol: str, timeframe: str, rejected: Iterable[tuple[int | None, str, dict]]
@@ -75,18 +121,3 @@ class BarStore:
                 " VALUES (%s, %s, %s, %s, %s, %s)",
                 (self._account, symbol, timeframe, stamp, reason, json.dumps(row, default=str)),
             )
-
-    def _rows(self, symbol: str, timeframe: str, rates: np.ndarray) -> list[tuple]:
-        times = utc_iso(rates["time"].astype(np.int64)).tolist()
-        columns = zip(
-            times,
-            rates["open"].tolist(),
-            rates["high"].tolist(),
-            rates["low"].tolist(),
-            rates["close"].tolist(),
-            rates["tick_volume"].tolist(),
-            rates["spread"].tolist(),
-            rates["real_volume"].tolist(),
-            strict=False,
-        )
-        return [(self._account, symbol, timeframe, *values) for values in columns]
