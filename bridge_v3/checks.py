@@ -69,7 +69,7 @@ def _probe_terminal(settings: Settings, backend: TerminalBackend) -> str:
     mt5 = MT5Service(
         backend.open_client,
         settings.mt5,
-        ServerTime(settings.mt5.server_timezone),
+        ServerTime(backend.server_timezone(settings.mt5.server_timezone)),
         clock=backend.clock,
     )
     try:

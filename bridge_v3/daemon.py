@@ -49,9 +49,17 @@ def configured_series(settings: Settings) -> list[tuple[str, object]]:
 
 class Bridge:
     def __init__(
-        self, settings: Settings, stop: threading.Event, backend: TerminalBackend | None = None
+        self,
+        settings: Settings,
+        stop: threading.Event,
+        backend: TerminalBackend | None = None,
+        *,
+        connect_attempts: int | None = None,
     ) -> None:
+        """``connect_attempts``: None retries start-up until it succeeds or a stop is asked
+        (the daemon); a number bounds it (one-shot commands that must end)."""
         self.settings = settings
+        self._connect_attempts = connect_attempts
         self.stop_event = stop
         self.backend = backend or choose_backend(settings.mt5, settings.simulator)
         self.clock: Callable[[], float] = self.backend.clock
@@ -60,7 +68,7 @@ class Bridge:
         self.mt5 = MT5Service(
             self.backend.open_client,
             settings.mt5,
-            ServerTime(settings.mt5.server_timezone),
+            ServerTime(self.backend.server_timezone(settings.mt5.server_timezone)),
             clock=self.clock,
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
@@ -78,7 +86,10 @@ class Bridge:
 
     def _retry(self) -> Retry:
         return Retry(
-            Backoff(base=1.0, cap=30.0), attempts=None, on=(TemporaryError,), stop=self.stop_event
+            Backoff(base=1.0, cap=30.0),
+            attempts=self._connect_attempts,
+            on=(TemporaryError,),
+            stop=self.stop_event,
         )
 
     def connect(self) -> None:

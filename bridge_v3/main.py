@@ -16,7 +16,7 @@ from bridge_v3.checks import run_check
 from bridge_v3.config.loader import load_settings
 from bridge_v3.config.settings import Settings
 from bridge_v3.daemon import Bridge
-from bridge_v3.exceptions import ConfigError, FatalError
+from bridge_v3.exceptions import ConfigError, FatalError, TemporaryError
 from bridge_v3.services.logger_service import setup_logging, shutdown_logging
 from bridge_v3.services.retry import RetryAborted
 from bridge_v3.signals import install_stop_handlers
@@ -25,6 +25,7 @@ logger = logging.getLogger("bridge_v3")
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 DEFAULT_ENV_FILE = ".env"
+ONE_SHOT_ATTEMPTS = 5  # --once and --backfill give up after this many start-up attempts
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
     parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
-    parser.add_argument("--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)")
+    parser.add_argument(
+        "--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)"
+    )
     return parser.parse_args(argv)
 
 
@@ -80,7 +83,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     try:
-        bridge = Bridge(settings, stop)
+        one_shot = args.once or args.backfill is not None
+        bridge = Bridge(settings, stop, connect_attempts=ONE_SHOT_ATTEMPTS if one_shot else None)
     except ConfigError as error:
         logger.error("Configuration error: %s", error)
         return EXIT_CONFIG
@@ -107,6 +111,9 @@ def _serve(args: argparse.Namespace, bridge: Bridge) -> int:
         logger.info("Stopped before start-up completed")
     except FatalError as error:
         logger.error("Cannot continue: %s", error)
+        return EXIT_FAILURE
+    except TemporaryError as error:
+        logger.error("Giving up after %d attempts: %s", ONE_SHOT_ATTEMPTS, error)
         return EXIT_FAILURE
     except ConfigError as error:
         logger.error("Configuration error: %s", error)

@@ -113,14 +113,14 @@ def terminal_closed_bars(
 
 
 def test_every_closed_bar_once_across_a_restart(
-    pg_database, redis_client, redis_prefix, clock, tmp_path
+    fresh_database, redis_client, redis_prefix, clock, tmp_path
 ):
-    settings = make_settings(pg_database, redis_prefix, tmp_path)
+    settings = make_settings(fresh_database, redis_prefix, tmp_path)
     backend = simulator_backend(settings.simulator, clock)
     first_start = START - 86400
 
     run_bridge_once(settings, backend)
-    first = stored_bars(pg_database, "EURUSD", "M1")
+    first = stored_bars(fresh_database, "EURUSD", "M1")
     assert first == terminal_closed_bars(backend, "EURUSD", M1, first_start, clock.now())
 
     clock.advance(3 * 3600 + 17)  # the bridge is down for three hours; the terminal runs on
@@ -131,13 +131,13 @@ def test_every_closed_bar_once_across_a_restart(
 
     for symbol, timeframe in (("EURUSD", M1), ("EURUSD", M5), ("EURUSD", H1), ("BTCUSD", M1)):
         expected = terminal_closed_bars(backend, symbol, timeframe, first_start, clock.now())
-        assert stored_bars(pg_database, symbol, timeframe.name) == expected, (symbol, timeframe)
+        assert stored_bars(fresh_database, symbol, timeframe.name) == expected, (symbol, timeframe)
     published = []
     while (message := pubsub.get_message(timeout=0.5)) is not None:
         if message["type"] == "message":
             published.append(json.loads(message["data"]))
     pubsub.close()
-    m5_after = [b for b in stored_bars(pg_database, "EURUSD", "M5") if b[0] > first[-1][0] - 300]
+    m5_after = [b for b in stored_bars(fresh_database, "EURUSD", "M5") if b[0] > first[-1][0] - 300]
     assert len(published) >= 36  # three hours of M5 bars filled after the restart
     assert [m["data"]["time"] for m in published] == sorted(m["data"]["time"] for m in published)
     assert {m["type"] for m in published} == {"bar"}
@@ -147,14 +147,14 @@ def test_every_closed_bar_once_across_a_restart(
 
 
 def test_running_twice_at_the_same_moment_changes_nothing(
-    pg_database, redis_prefix, clock, tmp_path
+    fresh_database, redis_prefix, clock, tmp_path
 ):
-    settings = make_settings(pg_database, redis_prefix, tmp_path)
+    settings = make_settings(fresh_database, redis_prefix, tmp_path)
     backend = simulator_backend(settings.simulator, clock)
     run_bridge_once(settings, backend)
-    before = stored_bars(pg_database, "EURUSD", "M5")
+    before = stored_bars(fresh_database, "EURUSD", "M5")
     bridge = run_bridge_once(settings, backend)
-    assert stored_bars(pg_database, "EURUSD", "M5") == before
+    assert stored_bars(fresh_database, "EURUSD", "M5") == before
     assert bridge.prices.totals["stored"] == 0
 
 

@@ -58,16 +58,12 @@ class BarStore:
     ) -> int:
         """Upsert the bars of several series and move their watermarks in one transaction.
 
-        The commit is asynchronous (``synchronous_commit = off``): a crash of PostgreSQL can
-        lose the last commits, but bars and watermarks are lost together, so the next sync
-        fetches those bars from the terminal again. Returns rows inserted or changed.
+        Returns rows inserted or changed.
         """
         data = self._columns(batches)
         if data is None and not watermarks:
             return 0
         with self._database.connection() as conn:
-            with conn.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
             stored = 0
             if data is not None:
                 stored = self._database.upsert_columns("bars", data, BAR_KEY, BAR_VALUES, conn=conn)

@@ -26,6 +26,17 @@ class TerminalBackend:
     open_client: Callable[[], TerminalClient]
     clock: Callable[[], float] = time.time
     close: Callable[[], None] = field(default=lambda: None)
+    known_timezone: str = ""  # the broker clock, when the backend knows it (the simulator)
+
+    def server_timezone(self, configured: str) -> str:
+        """MT5_SERVER_TIMEZONE, except that ``auto`` takes the zone the backend knows.
+
+        The simulated broker's zone is a setting, so guessing it from a tick (which fails
+        while the market is closed) is never needed.
+        """
+        if configured == "auto" and self.known_timezone:
+            return self.known_timezone
+        return configured
 
 
 def import_metatrader5() -> Any | None:
@@ -99,4 +110,5 @@ def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> Termina
         lambda: ModuleClient(simulation.terminal, "simulator"),
         clock=simulation.clock.now,
         close=close,
+        known_timezone=settings.server_timezone,
     )

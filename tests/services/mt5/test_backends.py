@@ -56,3 +56,20 @@ def test_remote_names_host_and_port_without_connecting():
     assert "127.0.0.1:1" in backend.description
     with pytest.raises(OSError):
         backend.open_client()
+
+
+def test_simulator_backend_supplies_its_broker_zone_for_auto():
+    backend = choose_backend(
+        MT5Settings(backend=Backend.SIMULATOR),
+        SimulatorSettings(server_timezone="Asia/Tokyo"),
+        importer=lambda: None,
+    )
+    assert backend.server_timezone("auto") == "Asia/Tokyo"
+    assert backend.server_timezone("Europe/Athens") == "Europe/Athens"
+
+
+def test_real_backend_keeps_auto():
+    backend = choose_backend(
+        MT5Settings(backend=Backend.AUTO), SimulatorSettings(), importer=fake_metatrader5_module
+    )
+    assert backend.server_timezone("auto") == "auto"
