@@ -44,7 +44,13 @@ def pg_database() -> Iterator[dict]:
     admin = _admin_connection()
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    params = {"host": PG_HOST, "port": PG_PORT, "user": PG_USER, "password": PG_PASSWORD, "dbname": name}
+    params = {
+        "host": PG_HOST,
+        "port": PG_PORT,
+        "user": PG_USER,
+        "password": PG_PASSWORD,
+        "dbname": name,
+    }
     try:
         yield params
     finally:
@@ -61,7 +67,13 @@ def fresh_database() -> Iterator[dict]:
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield {"host": PG_HOST, "port": PG_PORT, "user": PG_USER, "password": PG_PASSWORD, "dbname": name}
+        yield {
+            "host": PG_HOST,
+            "port": PG_PORT,
+            "user": PG_USER,
+            "password": PG_PASSWORD,
+            "dbname": name,
+        }
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
