@@ -260,12 +260,9 @@ class MT5Service:
         """Bars with open time in [utc_from, utc_to], oldest first, ``time`` in UTC seconds."""
         start = self.server_time.to_server(utc_from)
         end = self.server_time.to_server(utc_to)
-        try:
-            rates = self.call("copy_rates_range", symbol, timeframe, start, end, priority=priority)
-        except TerminalError as error:
-            if error.code != NO_DATA_CODE:
-                raise
-            return np.empty(0, dtype=RATES_DTYPE)  # the terminal sends no buffer for no bars
+        rates = self._copy(
+            "copy_rates_range", RATES_DTYPE, symbol, timeframe, start, end, priority=priority
+        )
         return self._rates_to_utc(rates)
 
     def rates_from_pos(
@@ -286,12 +283,7 @@ class MT5Service:
         """Ticks in [from, to] (milliseconds, UTC), ``time`` and ``time_msc`` in UTC."""
         start = self.server_time.to_server(utc_from_msc / 1000)
         end = self.server_time.to_server(utc_to_msc / 1000) + 1
-        try:
-            ticks = self.call("copy_ticks_range", symbol, start, end, flags)
-        except TerminalError as error:
-            if error.code != NO_DATA_CODE:
-                raise
-            return np.empty(0, dtype=TICKS_DTYPE)
+        ticks = self._copy("copy_ticks_range", TICKS_DTYPE, symbol, start, end, flags)
         return self._ticks_to_utc(ticks)
 
     def tick(self, symbol: str) -> dict:
@@ -327,6 +319,15 @@ class MT5Service:
     def server_now(self) -> int:
         """Now on the broker's clock (seconds), for deciding which bar is still forming."""
         return self.server_time.to_server(self._clock())
+
+    def _copy(self, function: str, dtype: np.dtype, *args: Any, **kwargs: Any) -> np.ndarray:
+        """A ``copy_*`` call; "no data" (the terminal sends no buffer) is an empty array."""
+        try:
+            return self.call(function, *args, **kwargs)
+        except TerminalError as error:
+            if error.code != NO_DATA_CODE:
+                raise
+            return np.empty(0, dtype=dtype)
 
     def _rates_to_utc(self, rates: np.ndarray) -> np.ndarray:
         converted = np.array(rates, copy=True)
