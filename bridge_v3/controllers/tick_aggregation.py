@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge_v3.config.constants import Timeframe
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 
 _WEEK = 7 * 86_400
 _FIRST_SUNDAY = 3 * 86_400  # 1970-01-04 00:00, the first Sunday after the epoch

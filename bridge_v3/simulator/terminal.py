@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from bridge_v3.services.mt5.contract import constants as mc
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.contract import arguments as args_
-from bridge_v3.simulator.contract import constants as mc
 from bridge_v3.simulator.contract import errors, groups, helpers, structs
 from bridge_v3.simulator.contract import symbol_view as view
 from bridge_v3.simulator.contract.call import KEYWORDS, NOARGS, VARARGS, api
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.contract.errors import CallFailed
 from bridge_v3.simulator.contract.trading import TradingFunctions
 from bridge_v3.simulator.faults import FaultInjector, FaultPlan

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bridge_v3.config.constants import TIMEFRAMES
 from bridge_v3.controllers.bar_validation import REASONS, validate_bars
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 
 UTC = timezone.utc
 CSV = Path(__file__).resolve().parents[1] / "data" / "EURUSD_H1.csv"

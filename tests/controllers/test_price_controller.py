@@ -23,8 +23,8 @@ from bridge_v3.config.constants import TIMEFRAMES
 from bridge_v3.controllers.price_controller import closed_mask
 from bridge_v3.daemon import Bridge
 from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 from bridge_v3.simulator.clock import ManualClock
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
 from tests.test_daemon_e2e import START, stored_bars, terminal_closed_bars
 from tests.test_daemon_faults import settings_for
 

@@ -19,7 +19,7 @@ from bridge_v3.controllers.tick_aggregation import (
     period_ends,
     period_starts,
 )
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 
 CSV = Path(__file__).resolve().parents[1] / "data" / "EURUSD_H1.csv"
 PERIODS = ["S1", "M1", "M15", "H1", "H4", "D1", "W1", "MN1"]

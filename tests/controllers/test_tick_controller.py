@@ -19,9 +19,9 @@ from bridge_v3.daemon import Bridge
 from bridge_v3.exceptions import StorageError, TerminalError
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.mt5.backends import simulator_backend
+from bridge_v3.services.mt5.contract.dtypes import TICKS_DTYPE
 from bridge_v3.services.tick_store import TickMark, TickStore
 from bridge_v3.simulator.clock import ManualClock
-from bridge_v3.simulator.contract.dtypes import TICKS_DTYPE
 from tests.controllers.tick_support import (
     drain,
     open_database,

@@ -12,8 +12,8 @@ import pytest
 from bridge_v3.config.secret import Secret
 from bridge_v3.config.settings import PostgresSettings
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.mt5.contract.dtypes import TICKS_DTYPE
 from bridge_v3.services.tick_store import TickMark, TickStore, tick_ordinals
-from bridge_v3.simulator.contract.dtypes import TICKS_DTYPE
 
 T0 = int(datetime(2026, 3, 25, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
 _accounts = itertools.count(5000)

@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
 from bridge_v3.simulator.clock import BrokerTime, ManualClock
-from bridge_v3.simulator.contract import constants as mc
 from bridge_v3.simulator.market.market import Market
 
 # A Tuesday morning in winter: forex is open, server time is UTC+2.

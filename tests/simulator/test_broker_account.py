@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
-from bridge_v3.simulator.contract import constants as mc
 
 from .broker_support import make_market, market_order, tick
 

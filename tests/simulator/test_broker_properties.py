@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
-from bridge_v3.simulator.contract import constants as mc
 
 from .broker_support import (
     TUESDAY,

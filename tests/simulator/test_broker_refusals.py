@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
-from bridge_v3.simulator.contract import constants as mc
 from bridge_v3.simulator.market.symbols import default_catalogue
 
 from .broker_support import SATURDAY, make_market, market_order, pending_order, request, tick

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
 from bridge_v3.simulator.broker.state import BrokerStateError
-from bridge_v3.simulator.contract import constants as mc
 
 from .broker_support import all_deals, all_orders, make_market, market_order, pending_order, tick
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.broker.broker import PaperBroker
-from bridge_v3.simulator.contract import constants as mc
 
 from .broker_support import (
     advance_until,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge_v3.simulator.contract import constants
+from bridge_v3.services.mt5.contract import constants
 from bridge_v3.simulator.terminal import SimulatedTerminal
 from tests.simulator.face_support import CONTRACT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge_v3.simulator.contract import dtypes
+from bridge_v3.services.mt5.contract import dtypes
 from tests.simulator.face_support import CONTRACT
 
 DTYPES = {k: v for k, v in CONTRACT["numpy_dtypes"].items() if not k.startswith("_")}

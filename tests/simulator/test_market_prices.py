@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.clock import BrokerTime, ManualClock
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.market.market import Market
 from tests.simulator.market_support import (
     CONSTANTS,

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import rpyc
 
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 from bridge_v3.simulator import SimulatorConfig, create_simulation
 from bridge_v3.simulator.clock import ManualClock
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
 from bridge_v3.simulator.server import (
     SimulatorServer,
     StateSaver,

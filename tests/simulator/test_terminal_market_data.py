@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from tests.simulator.face_support import CONTRACT, build_terminal, clock_of
 
 SYMBOL_KINDS = {f["name"]: f["type"] for f in CONTRACT["structs"]["SymbolInfo"]["fields"]}

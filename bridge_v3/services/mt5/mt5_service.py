@@ -26,12 +26,12 @@ from bridge_v3.exceptions import (
 )
 from bridge_v3.services.mt5.call_stats import CallStats
 from bridge_v3.services.mt5.clients import TerminalClient
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.services.mt5.errors import translate
 from bridge_v3.services.mt5.priority_lock import PriorityLock
 from bridge_v3.services.mt5.time_fields import to_utc_fields
 from bridge_v3.services.retry import Backoff
 from bridge_v3.services.server_time import ServerTime, StaleTickError
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 
 logger = logging.getLogger(__name__)
 

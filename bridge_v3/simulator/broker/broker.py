@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.market.errors import MarketError
 
 from . import state as saved

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 from . import validation as rules
 from .execution import close_by, fill, net_position

@@ -8,7 +8,7 @@ market requests and orders triggered by price, so both book identically.
 
 from __future__ import annotations
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 from .ledger import Ledger
 from .money import Money, is_buy

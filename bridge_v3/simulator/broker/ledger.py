@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 from .money import Money, cents, is_buy
 from .records import Deal, Order, Position

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 CURRENCY_DIGITS = 2
 _BUY_TYPES = frozenset(

@@ -4,7 +4,7 @@
 answers 10009 "Request executed". Refusal comments are the terminal's short texts.
 """
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 CHECK_OK = 0
 

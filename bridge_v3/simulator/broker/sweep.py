@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 from .account import AccountConfig, figures, lacks_money, position_value
 from .execution import closing_order, fill

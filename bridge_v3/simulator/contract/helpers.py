@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 _TRIES = 10
 _RETRY_ON = (mc.TRADE_RETCODE_REQUOTE, mc.TRADE_RETCODE_PRICE_OFF)

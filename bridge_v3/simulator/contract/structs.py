@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bridge_v3.simulator.contract.fields import STRUCT_FIELDS, FieldSpec
+from bridge_v3.services.mt5.contract.fields import STRUCT_FIELDS, FieldSpec
 
 
 class StructBuildError(TypeError):

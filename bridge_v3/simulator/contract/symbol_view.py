@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from bridge_v3.simulator.contract import constants as mc
-from bridge_v3.simulator.contract.fields import SYMBOL_INFO_FIELDS
+from bridge_v3.services.mt5.contract import constants as mc
+from bridge_v3.services.mt5.contract.fields import SYMBOL_INFO_FIELDS
 
 BOOK_DEPTH = 10  # price levels on each side of the simulated depth of market
 _ALL_EXPIRATIONS = 1 | 2 | 4 | 8  # SYMBOL_EXPIRATION_GTC | DAY | SPECIFIED | SPECIFIED_DAY

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.contract import arguments as args_
-from bridge_v3.simulator.contract import constants as mc
 from bridge_v3.simulator.contract import errors, groups, structs
 from bridge_v3.simulator.contract.call import KEYWORDS, NOARGS, VARARGS, api
 from bridge_v3.simulator.contract.errors import CallFailed

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge_v3.services.mt5.contract import constants as mc
+from bridge_v3.services.mt5.contract.dtypes import TICKS_DTYPE
 from bridge_v3.simulator.clock import BrokerTime, SimClock
-from bridge_v3.simulator.contract import constants as mc
-from bridge_v3.simulator.contract.dtypes import TICKS_DTYPE
 from bridge_v3.simulator.market import timeframes as tfs
 from bridge_v3.simulator.market.cache import ChunkCache
 from bridge_v3.simulator.market.errors import MarketError

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.market import ticks as tick_tools
 from bridge_v3.simulator.market import timeframes as tfs
 

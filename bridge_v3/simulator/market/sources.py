@@ -19,8 +19,8 @@ import logging
 
 import numpy as np
 
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.clock import BrokerTime
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.market import sessions, ticks
 from bridge_v3.simulator.market.cache import ChunkCache
 from bridge_v3.simulator.market.prices import PriceModel, symbol_key

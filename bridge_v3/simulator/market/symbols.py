@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge_v3.simulator.contract import constants as mc
+from bridge_v3.services.mt5.contract import constants as mc
 
 FILLING_FOK = mc.INTERNAL["SYMBOL_FILLING_FOK"]
 FILLING_IOC = mc.INTERNAL["SYMBOL_FILLING_IOC"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bridge_v3.simulator.contract import constants as mc
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
+from bridge_v3.services.mt5.contract import constants as mc
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 
 FLAG_BID, FLAG_ASK = mc.TICK_FLAG_BID, mc.TICK_FLAG_ASK
 INFO_FLAGS = mc.TICK_FLAG_BID | mc.TICK_FLAG_ASK

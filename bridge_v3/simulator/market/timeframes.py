@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from bridge_v3.config.constants import TIMEFRAMES, TIMEFRAMES_BY_MT5
-from bridge_v3.simulator.contract.dtypes import RATES_DTYPE
+from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 from bridge_v3.simulator.market.errors import MarketError
 
 _DAY = 86_400

@@ -15,11 +15,11 @@ from bridge_v3.config.constants import TIMEFRAMES, Priority
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import SymbolNotFoundError, TerminalDisconnectedError
 from bridge_v3.services.mt5.clients import ModuleClient
+from bridge_v3.services.mt5.contract.constants import COPY_TICKS_ALL
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.retry import Backoff
 from bridge_v3.services.server_time import ServerTime
 from bridge_v3.simulator.clock import ManualClock
-from bridge_v3.simulator.contract.constants import COPY_TICKS_ALL
 from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
 from bridge_v3.simulator.faults import FaultPlan
 
