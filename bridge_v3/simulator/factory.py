@@ -101,6 +101,7 @@ class _Persisted:
                 "symbols_suffix": self.config.symbols_suffix,
             },
             "broker": self.broker.to_state(),
+            "shocks": self.broker.market.shocks_state(),
         }
 
 
@@ -169,6 +170,8 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
         replays=dict(config.replays) or None,
         history_days=config.history_days,
     )
+    if state is not None:
+        _restore_shocks(config, market, state)
     broker = _broker(config, market, state)
     terminal = _terminal(config, market, broker)
     _PERSISTED[terminal] = _Persisted(config, clock, broker)
@@ -211,6 +214,14 @@ def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> Pape
         commission_per_lot=config.commission_per_lot,
         server=config.server,
     )
+
+
+def _restore_shocks(config: SimulatorConfig, market: Market, state: dict) -> None:
+    """Prices shifted by the shock command stay shifted across restarts."""
+    try:
+        market.restore_shocks(dict(state.get("shocks") or {}))
+    except (TypeError, ValueError) as error:
+        raise StateFileError(config.state_file, f"shocks: {error}") from error
 
 
 def _terminal(config: SimulatorConfig, market: Market, broker: PaperBroker) -> SimulatedTerminal:
