@@ -17,9 +17,13 @@ from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import Settings
 from bridge_v3.controllers.account_controller import AccountController
 from bridge_v3.controllers.price_controller import PriceController
+from bridge_v3.controllers.risk_controller import RiskController
 from bridge_v3.controllers.status_controller import StatusController
+from bridge_v3.controllers.symbol_controller import SymbolController
 from bridge_v3.controllers.tick_controller import TickController
-from bridge_v3.exceptions import TemporaryError
+from bridge_v3.controllers.trade_controller import TradeController
+from bridge_v3.exceptions import BridgeError, FatalError, TemporaryError
+from bridge_v3.models.risk import RiskLimits
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
@@ -28,14 +32,17 @@ from bridge_v3.services.outbox import Outbox
 from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.retry import Backoff, Retry
+from bridge_v3.services.risk_store import RiskStore
 from bridge_v3.services.server_time import ServerTime
 from bridge_v3.services.tick_store import TickStore
+from bridge_v3.services.trade_store import TradeStore
 from bridge_v3.workers.scheduler import Scheduler
 from bridge_v3.workers.task_worker import TaskWorker
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_FLUSH_SECONDS = 5.0
+SYMBOLS_REFRESH_SECONDS = 86_400.0
 
 
 def configured_series(settings: Settings) -> list[tuple[str, object]]:
@@ -45,6 +52,18 @@ def configured_series(settings: Settings) -> list[tuple[str, object]]:
     if market.crypto_enabled:
         series += [(s, tf) for s in market.crypto_pairs for tf in market.crypto_timeframes]
     return list(dict.fromkeys(series))
+
+
+def risk_limits(settings: Settings) -> RiskLimits:
+    risk = settings.risk
+    return RiskLimits(
+        max_daily_loss_pct=risk.max_daily_loss_pct,
+        reducing_at_pct=risk.reducing_at_pct,
+        min_margin_level=risk.min_margin_level,
+        max_positions=risk.max_simultaneous_trades,
+        max_forex_positions=risk.max_forex_positions,
+        max_crypto_positions=risk.max_crypto_positions,
+    )
 
 
 class Bridge:
@@ -80,6 +99,9 @@ class Bridge:
         self.prices: PriceController | None = None
         self.ticks: TickController | None = None
         self.accounts: AccountController | None = None
+        self.symbols: SymbolController | None = None
+        self.trades: TradeController | None = None
+        self.risk: RiskController | None = None
         self.status: StatusController | None = None
 
     # -- start-up ------------------------------------------------------------------------
@@ -115,6 +137,8 @@ class Bridge:
         self._report_trading_permissions(info)
         self._connect_redis()
         self._build_controllers(series)
+        self._build_trading()
+        self._start_trading()
 
     def _connect_redis(self) -> None:
         rd = self.settings.redis
@@ -185,6 +209,8 @@ class Bridge:
                 "worker": self.worker.stats,
                 "bars": lambda: dict(self.prices.totals),
                 "ticks": lambda: dict(self.ticks.totals),
+                "trading": lambda: self.trades.status(),
+                "risk": lambda: self.risk.status(),
             },
         )
         self.mt5.on_reconnect(
@@ -194,7 +220,74 @@ class Bridge:
             lambda: self.worker.submit("ticks", self.submit_tick_tasks, Priority.NORMAL)
         )
 
+    def _build_trading(self) -> None:
+        rd, market, risk = self.settings.redis, self.settings.market, self.settings.risk
+        crypto = market.crypto_pairs if market.crypto_enabled else ()
+        self.symbols = SymbolController(
+            self.mt5,
+            self.database,
+            self.account,
+            configured=[*market.forex_pairs, *crypto, *market.tick_symbols],
+            forex=market.forex_pairs,
+            crypto=crypto,
+        )
+        self.trades = TradeController(
+            self.mt5,
+            TradeStore(self.database, self.account),
+            self.symbols,
+            self.publisher,
+            self.account,
+            clock=self.clock,
+            history_days=market.trades_history_days,
+            last_ttl=rd.last_ttl,
+        )
+        self.risk = RiskController(
+            self.mt5,
+            RiskStore(self.database, self.account),
+            self.publisher,
+            self.trades,
+            self.symbols,
+            risk_limits(self.settings),
+            clock=self.clock,
+            confirm_samples=risk.confirm_samples,
+            check_interval=self.settings.worker.risk_check_interval,
+            last_ttl=rd.last_ttl,
+        )
+        self.mt5.on_reconnect(lambda: self.worker.submit("trades", self.sync_trades, Priority.HIGH))
+
+    def _start_trading(self) -> None:
+        """Symbols, the risk latch, then the start-up reconciliation, before any job runs.
+
+        A step that fails is logged and retried by its job; until the reconciliation has
+        succeeded, trading stays disabled (the heartbeat says so).
+        """
+        steps = (
+            ("symbol specifications", self.symbols.refresh),
+            ("risk state", self.risk.load),
+            ("start-up reconciliation", self.trades.reconcile),
+        )
+        for what, step in steps:
+            try:
+                step()
+            except FatalError:
+                raise
+            except BridgeError as error:
+                logger.warning("%s not done at start (%s); retried by its job", what, error)
+
     # -- jobs ----------------------------------------------------------------------------
+
+    def sync_trades(self) -> None:
+        """The ``trades`` job, then a risk check on the fresh mirror."""
+        self.trades.run()
+        self.submit_risk_check()
+
+    def sync_account(self) -> None:
+        """The ``account`` job, then a risk check on the fresh figures."""
+        self.accounts.sync()
+        self.submit_risk_check()
+
+    def submit_risk_check(self) -> None:
+        self.worker.submit("risk", self.risk.run_check, Priority.CRITICAL)
 
     def submit_tick_tasks(self) -> None:
         """One task per tick symbol, like the bars."""
@@ -212,8 +305,13 @@ class Bridge:
             self.scheduler.add_job(
                 "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
             )
+        self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
+        self.scheduler.add_job("trades", self.sync_trades, w.trades_sync_interval, Priority.HIGH)
         self.scheduler.add_job(
-            "account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH
+            "risk", self.risk.run_check, w.risk_check_interval, Priority.CRITICAL
+        )
+        self.scheduler.add_job(
+            "symbols", self.symbols.refresh, SYMBOLS_REFRESH_SECONDS, Priority.LOW
         )
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
         self.scheduler.add_job(
@@ -229,6 +327,8 @@ class Bridge:
         for symbol in self.ticks.symbols:
             logger.info("%s ticks: %s", symbol, self.ticks.sync(symbol))
         self.accounts.sync()
+        self.trades.run()
+        self.risk.run_check()
         self.publisher.flush()
         self.status.beat()
 

@@ -40,12 +40,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument(
         "--backfill", type=float, metavar="DAYS", help="load DAYS of history, then exit"
     )
+    mode.add_argument("--risk-status", action="store_true", help="print the risk state, then exit")
+    mode.add_argument("--risk-reset", action="store_true", help="lift a risk HALT (with --by)")
+    parser.add_argument("--by", metavar="NAME", help="with --risk-reset: who lifts the halt")
     parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
     parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
     parser.add_argument(
         "--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.risk_reset != (args.by is not None):
+        parser.error("--risk-reset and --by NAME go together (NAME: who lifts the halt)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +86,10 @@ def _print_error(text: str) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.check:
         return run_check(settings)
+    if args.risk_status or args.risk_reset:
+        from bridge_v3.risk_commands import run_risk_command
+
+        return run_risk_command(settings, reset_by=args.by)
     stop = threading.Event()
     install_stop_handlers(stop)
     try:

@@ -9,4 +9,4 @@ ALTER TABLE symbols ADD COLUMN volume_limit double precision;
 ALTER TABLE symbols ADD COLUMN trade_exemode integer;
 
 -- Pending orders the mirror follows until they are filled, cancelled or expire.
-CREATE INDEX orders_active_idx ON orders (account) WHERE time_done IS NULL;
+CREATE INDEX orders_active_idx ON orders (account) WHERE state IN (0, 1, 3, 7, 8, 9);
