@@ -63,9 +63,12 @@ def check_name(name: str) -> None:
 
 def _account(database: DatabaseService, settings: Settings) -> int | None:
     """MT5_ACCOUNT when set, else the one account that has a risk state."""
-    if settings.mt5.account is not None:
-        return settings.mt5.account
     with database.connection() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bridge_state') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None  # the bridge has never run against this database
+        if settings.mt5.account is not None:
+            return settings.mt5.account
         accounts = bridge_state.accounts_with(cursor, STATE_KEY)
     if len(accounts) > 1:
         listed = ", ".join(map(str, accounts))
