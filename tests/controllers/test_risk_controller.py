@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from bridge_v3.config.constants import Priority
 from bridge_v3.models.risk import RiskState
 from bridge_v3.risk_commands import run_risk_command
 from bridge_v3.services.mt5.contract import constants as mc
@@ -321,3 +322,18 @@ def test_daily_performance_tracks_the_days_extremes(desk, fresh_database):
     assert day["realized_pnl"] > 0 and day["trades_won"] == 1
     assert day["halted"] is False
     assert START  # the day is the test's start day
+
+
+def test_the_jobs_run_at_their_priorities_and_syncs_are_followed_by_a_risk_check(desk):
+    bridge = desk.bridge()
+    bridge.schedule_jobs()
+    jobs = {name: (interval, priority) for name, interval, priority in bridge.scheduler.jobs()}
+    assert jobs["trades"] == (15.0, Priority.HIGH)
+    assert jobs["risk"] == (5.0, Priority.CRITICAL)
+    assert jobs["symbols"][1] == Priority.LOW
+
+    submitted = []
+    bridge.worker.submit = lambda name, func, priority: submitted.append((name, priority))
+    bridge.sync_trades()
+    bridge.sync_account()
+    assert submitted == [("risk", Priority.CRITICAL)] * 2

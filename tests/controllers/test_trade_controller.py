@@ -421,3 +421,23 @@ def test_history_is_read_from_the_watermark_with_an_overlap_in_server_time(desk,
     assert asked == [
         (server_seconds(mark["utc"] - overlap), server_seconds(desk.clock.now() + ahead))
     ]
+
+
+def test_symbols_are_filled_for_configured_ones_and_those_traded(desk, fresh_database):
+    bridge = desk.bridge()
+    assert [r["symbol"] for r in row_dicts(fresh_database, "symbols", order="symbol")] == ["EURUSD"]
+
+    desk.buy(0.1, symbol="USDJPY")
+    bridge.trades.sync()
+
+    (row,) = [
+        r for r in row_dicts(fresh_database, "symbols", order="symbol") if r["symbol"] == "USDJPY"
+    ]
+    info = desk.mt5.symbol_info("USDJPY")
+    assert (row["digits"], row["volume_min"], row["volume_step"], row["path"]) == (
+        info.digits,
+        info.volume_min,
+        info.volume_step,
+        info.path,
+    )
+    assert row["volume_limit"] == info.volume_limit and row["trade_exemode"] == info.trade_exemode
