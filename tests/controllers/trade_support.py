@@ -78,7 +78,6 @@ class Desk:
             "simulated terminal, traded by hand in the test",
             lambda: self.client,
             clock=self.clock.now,
-            known_timezone="Europe/Athens",
         )
         bridge = Bridge(settings, threading.Event(), backend)
         self.bridges.append(bridge)
