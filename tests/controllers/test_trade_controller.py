@@ -78,6 +78,18 @@ def expected_deal(d) -> dict:
     }
 
 
+def expected_order(o) -> dict:
+    fields = (
+        "ticket", "symbol", "type", "state", "type_time", "type_filling", "magic", "position_id",
+        "position_by_id", "reason", "volume_initial", "volume_current", "price_open", "sl", "tp",
+        "price_current", "price_stoplimit", "comment", "external_id",
+    )  # fmt: skip
+    expected = {name: getattr(o, name) for name in fields}
+    expected["time_setup"] = utc_from_server(o.time_setup_msc)
+    expected["time_done"] = utc_from_server(o.time_done_msc) if o.time_done_msc else None
+    return expected
+
+
 def stored(pg, table: str, keys) -> list[dict]:
     return [{k: row[k] for k in keys} for row in row_dicts(pg, table)]
 
@@ -206,6 +218,9 @@ def test_pending_orders_placed_modified_cancelled_filled_and_expired(
         expiration=server_now + 600,
     ).order
     bridge.trades.sync()
+    (pending,) = desk.mt5.orders_get(ticket=limit)
+    (pending_row,) = [r for r in row_dicts(fresh_database, "orders") if r["ticket"] == limit]
+    assert {k: pending_row[k] for k in expected_order(pending)} == expected_order(pending)
     desk.send(
         action=mc.TRADE_ACTION_MODIFY,
         order=limit,
@@ -230,6 +245,8 @@ def test_pending_orders_placed_modified_cancelled_filled_and_expired(
         (expiring, "expired"),
     ]
     assert events(redis_prefix, "position") == [(stop, "opened")]
+    lapsed = next(r for r in row_dicts(fresh_database, "orders") if r["ticket"] == expiring)
+    assert lapsed["time_expiration"] == utc_from_server((server_now + 600) * 1000)
     states = {row["ticket"]: row["state"] for row in row_dicts(fresh_database, "orders")}
     assert states == {
         limit: mc.ORDER_STATE_CANCELED,
