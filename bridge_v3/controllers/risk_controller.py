@@ -218,12 +218,11 @@ class RiskController:
         )
         return Outcome(value, move, reset_from)
 
-    def _lifted(self, saved: dict | None) -> dict | None:
-        """The halt known at the last check if a person has lifted it since."""
-        known = self._known
-        if known is None or known.get("state") != RiskState.HALTED.value or saved is None:
-            return None
-        return known if saved.get("state") != RiskState.HALTED.value else None
+    @staticmethod
+    def _lifted(saved: dict | None) -> dict | None:
+        """The state a person wrote with ``--risk-reset`` that no check has applied yet
+        (while this bridge ran, or before it started)."""
+        return saved if saved and saved.get("rebase_pending") else None
 
     def _day_start(self, tx: RiskTransaction, saved: dict | None, day: TradingDay, reading) -> dict:
         """The day-start figures the daily loss is measured from."""

@@ -337,3 +337,28 @@ def test_the_jobs_run_at_their_priorities_and_syncs_are_followed_by_a_risk_check
     bridge.sync_trades()
     bridge.sync_account()
     assert submitted == [("risk", Priority.CRITICAL)] * 2
+
+
+def test_a_reset_made_while_the_bridge_is_down_is_announced_at_its_first_check(
+    desk, fresh_database, redis_prefix
+):
+    first = desk.bridge()
+    halt(desk, first)
+    checks(first, desk, 2)
+    desk.stop(first)
+
+    assert run_risk_command(first.settings, reset_by="bob") == 0
+    second = desk.bridge()
+    assert second.risk.state is ACTIVE
+    checks(second, desk, 1)
+
+    lifted = risk_messages(redis_prefix)[-1]
+    assert (lifted["state"], lifted["previous_state"], lifted["acknowledged_by"]) == (
+        "ACTIVE",
+        "HALTED",
+        "bob",
+    )
+    ((value,),) = rows(fresh_database, "SELECT value FROM bridge_state WHERE key = 'risk_state'")
+    assert value["rebase_pending"] is False and value["day_start_source"] == "reset"
+    checks(second, desk, 1)
+    assert len(risk_messages(redis_prefix)) == 2  # the halt, and its lifting: once each
