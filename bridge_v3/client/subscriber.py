@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 
 import redis
@@ -93,11 +93,13 @@ class BridgeSubscriber:
         self._monotonic, self._rescan_seconds = monotonic, rescan_seconds
         self._stop = threading.Event()
         self._merger = Merger()
+        self._ready: deque[Entry] = deque()  # safe to hand on, in order, not handled yet
         self._read_ids: dict[str, str] = {}  # where the next XREAD starts, per type
         self._done_ids: dict[str, str] = {}  # last entry handled, per type (saved)
         self._tracker = SeqTracker()
         self._next_scan = 0.0
         self._loaded = False
+        self._outage = False
         self.stats: Counter[str] = Counter()
         self.gaps: list[Gap] = []
 
@@ -106,23 +108,31 @@ class BridgeSubscriber:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def events(self) -> Iterator[Event]:
-        """Every new event, in the order the bridge sent it, until ``close()``."""
-        self._load()
+    def events(self, *, drain: bool = False) -> Iterator[Event]:
+        """Every new event, in the order the bridge sent it, until ``close()``; with
+        ``drain``, until the streams hold nothing more (one ``block_ms`` without news).
+
+        Calling it again after leaving the loop goes on from the next event.
+        """
+        self._start_up()
         while not self._stop.is_set():
-            for entry in self._next_entries():
+            if not self._ready:
+                self._ready.extend(self._next_entries())
+                if drain and not self._ready and not self._merger.held and not self._outage:
+                    return
+            while self._ready and not self._stop.is_set():
+                entry = self._ready[0]
                 event = self._accept(entry)
                 if event is None:
-                    self._handled(entry)
-                    continue
-                if self._commit == "manual":
-                    self._handled(entry, save=False)
+                    self._handled(self._ready.popleft())
+                elif self._commit == "manual":
+                    self._handled(self._ready.popleft(), save=False)
                     yield event
-                    continue
-                try:
-                    yield event
-                finally:  # resumed, or the loop stopped: the user has the event
-                    self._handled(entry)
+                else:
+                    try:
+                        yield event
+                    finally:  # resumed, or the loop stopped: the user has the event
+                        self._handled(self._ready.popleft())
 
     def commit(self) -> None:
         """Save the position after every event handed on so far (``commit="manual"``)."""
@@ -153,8 +163,10 @@ class BridgeSubscriber:
                 block=self._block_ms,
             )
         except OUTAGE_ERRORS as error:
+            self._outage = True
             self._wait_for_redis(error)
             return []
+        self._outage = False
         return self._merger.add(*self._fetched(reply))
 
     def _fetched(self, reply) -> tuple[dict[str, list[Entry]], set[str]]:
@@ -218,6 +230,13 @@ class BridgeSubscriber:
         if self._start == "now":
             return "0-0" if self._loaded else last_id(self._client, stream_key(self.prefix, type_))
         return self._start
+
+    def _start_up(self) -> None:
+        while not self._loaded and not self._stop.is_set():
+            try:
+                self._load()
+            except OUTAGE_ERRORS as error:
+                self._wait_for_redis(error)
 
     def _load(self) -> None:
         """Resolve the starting cursors once: the saved position, else ``start``."""
