@@ -144,7 +144,7 @@ def check_envelope(envelope: dict) -> None:
     version = envelope.get("v")
     if version != schemas.CURRENT_VERSION:
         raise InvalidMessage(f"v: envelope version {version!r} is not supported by this client")
-    if errors := _validator(schemas.ENVELOPE, version)(envelope):
+    if errors := _validator(schemas.ENVELOPE, version, "envelope")(envelope):
         raise InvalidMessage("; ".join(errors))
 
 
@@ -155,7 +155,7 @@ def decode(stream: str, entry_id: str, fields_: dict) -> Event:
     type_, data = envelope["type"], envelope["data"]
     validator = _data_validator(type_, envelope["v"])
     if validator is not None and (errors := validator(data)):
-        raise InvalidMessage("; ".join(f"data.{e}" for e in errors))
+        raise InvalidMessage("; ".join(errors))
     return Event(
         type=type_,
         source=envelope["source"],
@@ -186,13 +186,13 @@ def typed_data(type_: str, data: dict) -> object:
 
 
 @cache
-def _validator(name: str, version: int):
-    return compile_schema(schemas.load(name, version))
+def _validator(name: str, version: int, root: str):
+    return compile_schema(schemas.load(name, version), root)
 
 
 def _data_validator(type_: str, version: int):
     try:
-        return _validator(type_, version)
+        return _validator(type_, version, "data")
     except KeyError:
         return None  # a type without a schema in this version: the envelope is all we check
 

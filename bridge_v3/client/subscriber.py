@@ -92,6 +92,7 @@ class BridgeSubscriber:
         self._retry_delays = retry_delays
         self._monotonic, self._rescan_seconds = monotonic, rescan_seconds
         self._stop = threading.Event()
+        self._running = False
         self._merger = Merger()
         self._ready: deque[Entry] = deque()  # safe to hand on, in order, not handled yet
         self._read_ids: dict[str, str] = {}  # where the next XREAD starts, per type
@@ -108,12 +109,19 @@ class BridgeSubscriber:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def events(self, *, drain: bool = False) -> Iterator[Event]:
+    def events(self, *, drain: bool = False) -> Iterator:
         """Every new event, in the order the bridge sent it, until ``close()``; with
         ``drain``, until the streams hold nothing more (one ``block_ms`` without news).
+        Calling it again after leaving the loop goes on from the next event."""
+        self._running = True
+        try:
+            yield from self._events(drain)
+        finally:
+            self._running = False
+            if self._stop.is_set():
+                self._client.close()
 
-        Calling it again after leaving the loop goes on from the next event.
-        """
+    def _events(self, drain: bool) -> Iterator[Event]:
         self._start_up()
         while not self._stop.is_set():
             if not self._ready:
@@ -139,9 +147,11 @@ class BridgeSubscriber:
         self._save()
 
     def close(self) -> None:
-        """Stop ``events()`` (from any thread) and release the connection."""
+        """Stop ``events()`` (from any thread: it returns within ``block_ms``) and release
+        the connection once no loop uses it."""
         self._stop.set()
-        self._client.close()
+        if not self._running:
+            self._client.close()
 
     @property
     def position(self) -> dict:

@@ -39,11 +39,11 @@ class SchemaError(ValueError):
     """A schema uses a keyword this validator does not implement."""
 
 
-def compile_schema(schema: dict) -> Callable[[object], list[str]]:
-    """A function returning the reasons ``instance`` fails ``schema`` (empty when valid)."""
-    root = schema
-    check = _compile(schema, root)
-    return lambda instance: check(instance, "")
+def compile_schema(schema: dict, name: str = "message") -> Callable[[object], list[str]]:
+    """A function returning the reasons ``instance`` fails ``schema`` (empty when valid);
+    each reason starts with the path of the failing value, from ``name``."""
+    check = _compile(schema, schema)
+    return lambda instance: check(instance, name)
 
 
 def _compile(schema: dict, root: dict) -> Check:
@@ -79,10 +79,6 @@ def _resolve(ref: str, root: dict) -> dict:
         raise SchemaError(f"reference {ref!r} points nowhere") from None
 
 
-def _name(where: str) -> str:
-    return where or "message"
-
-
 def _type(value, schema, root) -> Check:
     names = [value] if isinstance(value, str) else list(value)
     unknown = [n for n in names if n not in _TYPES]
@@ -92,7 +88,7 @@ def _type(value, schema, root) -> Check:
     def check(instance, where):
         if any(_TYPES[n](instance) for n in names):
             return []
-        return [f"{_name(where)}: expected {' or '.join(names)}, got {instance!r:.60}"]
+        return [f"{where}: expected {' or '.join(names)}, got {instance!r:.60}"]
 
     return check
 
@@ -106,7 +102,7 @@ def _properties(value, schema, root) -> Check:
         errors: list[str] = []
         for key, child in children.items():
             if key in instance:
-                errors += child(instance[key], f"{where}.{key}" if where else key)
+                errors += child(instance[key], f"{where}.{key}")
         return errors
 
     return check
@@ -123,10 +119,10 @@ def _object_rules(schema, root) -> Check:
             return []
         missing = [key for key in required if key not in instance]
         if missing:
-            return [f"{_name(where)}: missing {', '.join(missing)}"]
+            return [f"{where}: missing {', '.join(missing)}"]
         errors: list[str] = []
         for key in instance.keys() - known:
-            path = f"{where}.{key}" if where else key
+            path = f"{where}.{key}"
             if extra is False:
                 errors.append(f"{path}: not allowed")
             elif extra_check is not None:
@@ -140,14 +136,14 @@ def _enum(value, schema, root) -> Check:
     def check(instance, where):
         if any(_same(instance, option) for option in value):
             return []
-        return [f"{_name(where)}: {instance!r:.60} is not one of {value!r:.80}"]
+        return [f"{where}: {instance!r:.60} is not one of {value!r:.80}"]
 
     return check
 
 
 def _const(value, schema, root) -> Check:
     def check(instance, where):
-        return [] if _same(instance, value) else [f"{_name(where)}: must be {value!r}"]
+        return [] if _same(instance, value) else [f"{where}: must be {value!r}"]
 
     return check
 
@@ -164,7 +160,7 @@ def _bound(test: Callable[[float, float], bool], words: str) -> Callable:
         def check(instance, where):
             if not _TYPES["number"](instance) or test(instance, limit):
                 return []
-            return [f"{_name(where)}: {instance!r} is not {words} {limit}"]
+            return [f"{where}: {instance!r} is not {words} {limit}"]
 
         return check
 
@@ -176,7 +172,7 @@ def _length(test: Callable[[int, int], bool], words: str) -> Callable:
         def check(instance, where):
             if not isinstance(instance, str) or test(len(instance), limit):
                 return []
-            return [f"{_name(where)}: length {len(instance)} is not {words} {limit}"]
+            return [f"{where}: length {len(instance)} is not {words} {limit}"]
 
         return check
 
@@ -189,7 +185,7 @@ def _pattern(value, schema, root) -> Check:
     def check(instance, where):
         if not isinstance(instance, str) or regex.search(instance):
             return []
-        return [f"{_name(where)}: {instance!r:.60} does not match {value}"]
+        return [f"{where}: {instance!r:.60} does not match {value}"]
 
     return check
 
@@ -202,7 +198,7 @@ def _items(value, schema, root) -> Check:
             return []
         errors: list[str] = []
         for index, item in enumerate(instance):
-            errors += child(item, f"{_name(where)}[{index}]")
+            errors += child(item, f"{where}[{index}]")
         return errors
 
     return check
@@ -212,7 +208,7 @@ def _min_items(value, schema, root) -> Check:
     def check(instance, where):
         if not isinstance(instance, list) or len(instance) >= value:
             return []
-        return [f"{_name(where)}: fewer than {value} items"]
+        return [f"{where}: fewer than {value} items"]
 
     return check
 
@@ -227,7 +223,7 @@ def _any_of(value, schema, root) -> Check:
             if not errors:
                 return []
             reasons += errors
-        return [f"{_name(where)}: matches none of its alternatives ({'; '.join(reasons)})"]
+        return [f"{where}: matches none of its alternatives ({'; '.join(reasons)})"]
 
     return check
 
