@@ -86,6 +86,7 @@ class Event:
     channel: str
     stream: str
     id: str
+    envelope: dict = field(default_factory=dict, repr=False, compare=False)  # as received
 
     @property
     def symbol(self) -> str | None:
@@ -166,6 +167,7 @@ def decode(stream: str, entry_id: str, fields_: dict) -> Event:
         channel=channel,
         stream=stream,
         id=entry_id,
+        envelope=envelope,
     )
 
 
