@@ -21,7 +21,6 @@ def drain(sub: BridgeSubscriber, limit: int | None = None) -> list:
 def test_stopped_and_restarted_receives_every_event_once_in_seq_order(
     sim_bridge, redis_client, redis_prefix, redis_url, tmp_path
 ):
-    sim_bridge.settings = sim_bridge.settings  # bars, account, status
     sim_bridge.run_once()
     position = FilePosition(tmp_path / "position.json")
     first = BridgeSubscriber(redis_url, redis_prefix, position=position, count=40, block_ms=50)
@@ -174,3 +173,22 @@ def test_a_trimmed_stream_shows_as_a_gap_after_a_restart(
     sub = BridgeSubscriber(redis_url, redis_prefix, position=position, block_ms=50)
     assert [e.seq for e in drain(sub)] == [6, 7]
     assert [(g.first, g.last) for g in sub.gaps] == [(3, 5)]
+
+
+def test_bad_arguments_are_named_and_the_password_never_shown():
+    import pytest
+
+    for argument, options in (
+        ("start", {"start": "yesterday"}),
+        ("commit", {"commit": "sometimes"}),
+        ("count", {"count": 0}),
+        ("types", {"types": "bar,Deal!"}),
+        ("prefix", {"prefix": ""}),
+    ):
+        prefix = options.pop("prefix", "mt5")
+        with pytest.raises(ValueError, match=argument):
+            BridgeSubscriber("redis://127.0.0.1:6379/0", prefix, **options)
+    with pytest.raises(ValueError, match="redis_url"):
+        BridgeSubscriber("localhost:6379", "mt5")
+    subscriber = BridgeSubscriber("redis://:hunter2@127.0.0.1:1/0", "mt5")
+    assert "hunter2" not in repr(subscriber) and "***" in repr(subscriber)
