@@ -1,8 +1,9 @@
 """The simulated terminal as the ``MetaTrader5`` module: stands wherever ``mt5`` stands.
 
 ``SimulatedTerminal`` offers the module's 32 functions with the real calling conventions,
-failure values and ``last_error()`` codes, its 223 constants as attributes,
-``__version__``/``__author__`` and the wheel's ``Buy``/``Sell``/``Close`` helpers. Prices
+failure values and ``last_error()`` codes, its 223 constants and 11 result types as
+attributes, ``__version__``/``__author__`` and the wheel's ``Buy``/``Sell``/``Close`` helpers
+with their private ``_RawOrder``. Prices
 come from a ``Market``, trading from a ``PaperBroker``, faults from a ``FaultPlan``.
 
 This file holds the session and market-data functions; the trading functions live in
@@ -341,7 +342,7 @@ class SimulatedTerminal(TradingFunctions):
         count = args_.parse_int("copy_ticks_from", args[2])
         flags = args_.parse_int("copy_ticks_from", args[3])
         symbol, date_from = args_.symbol_arg(args[0]), args_.date_arg(args[1])
-        self._before_copy(symbol, count)
+        self._before_copy(symbol, count, bars=False)
         ticks = self._market.ticks_from(symbol, date_from * 1000, count, flags)
         return _owned(ticks, TICKS_DTYPE)
 
@@ -351,17 +352,18 @@ class SimulatedTerminal(TradingFunctions):
         flags = args_.parse_int("copy_ticks_range", args[3])
         symbol = args_.symbol_arg(args[0])
         date_from, date_to = args_.date_arg(args[1]), args_.date_arg(args[2])
-        self._before_copy(symbol, 0)
+        self._before_copy(symbol, 0, bars=False)
         ticks = self._market.ticks_range(symbol, date_from * 1000, date_to * 1000, flags)
         return _owned(ticks, TICKS_DTYPE)
 
-    def _before_copy(self, symbol: str, count: int, start: int = 0) -> None:
+    def _before_copy(self, symbol: str, count: int, start: int = 0, bars: bool = True) -> None:
+        """Checks every copy_* makes; 'Max bars in chart' limits bars, never ticks."""
         if count < 0 or start < 0:
             raise CallFailed(errors.INVALID_ARGUMENTS)
         self._pipe()
         self._watched(symbol)
-        if start + count > self._max_bars:
-            raise CallFailed(errors.RES_E_FAIL)  # beyond 'Max bars in chart'
+        if bars and start + count > self._max_bars:
+            raise CallFailed(errors.RES_E_FAIL)
 
     # -- the wheel's pure-Python helpers ------------------------------------------------
 
@@ -376,6 +378,11 @@ class SimulatedTerminal(TradingFunctions):
     def Close(self, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:  # noqa: N802
         """Close(symbol, *, comment=None, ticket=None), as in the wheel."""
         return helpers.close(self, symbol, comment=comment, ticket=ticket)
+
+    def _RawOrder(self, order_type, symbol, volume, price, comment=None, ticket=None):  # noqa: N802
+        """_RawOrder(order_type, symbol, volume, price, comment=None, ticket=None): the wheel's
+        private helper, still reached by code written for the real module."""
+        return helpers.raw_order(self, order_type, symbol, volume, price, comment, ticket)
 
 
 _TERMINAL_FLAGS = [
@@ -396,6 +403,6 @@ def _owned(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.array(array, dtype=dtype, copy=True, order="C")
 
 
-for _name, _value in mc.EXPORTED.items():
+for _name, _value in {**mc.EXPORTED, **structs.STRUCT_TYPES}.items():
     setattr(SimulatedTerminal, _name, _value)
 del _name, _value

@@ -1,4 +1,5 @@
-"""``Buy``/``Sell``/``Close``: the pure-Python helpers of the real wheel's ``__init__.py``.
+"""``Buy``/``Sell``/``Close`` and the private ``_RawOrder`` behind them: the pure-Python
+helpers of the real wheel's ``__init__.py``.
 
 They are reproduced with their quirks, because code that uses them on a real terminal
 meets those quirks: no ``type_filling`` (so FOK), no magic, no SL/TP, ``deviation`` 10;
@@ -17,28 +18,35 @@ _TRIES = 10
 _RETRY_ON = (mc.TRADE_RETCODE_REQUOTE, mc.TRADE_RETCODE_PRICE_OFF)
 
 
-def _deal(
-    mt5: Any, side: int, symbol: str, volume: Any, price: Any, comment: Any, ticket: Any
+def raw_order(
+    mt5: Any, order_type: int, symbol: str, volume: Any, price: Any, comment=None, ticket=None
 ) -> Any:
-    request = {
+    """_RawOrder of the wheel: one market deal at ``price`` (deviation 10, no filling)."""
+    order = {
         "action": mc.TRADE_ACTION_DEAL,
         "symbol": symbol,
         "volume": volume,
-        "type": side,
+        "type": order_type,
         "price": price,
         "deviation": 10,
     }
     if comment is not None:
-        request["comment"] = comment
+        order["comment"] = comment
     if ticket is not None:
-        request["position"] = ticket
+        order["position"] = ticket
+    return mt5.order_send(order)
+
+
+def _deal(
+    mt5: Any, side: int, symbol: str, volume: Any, price: Any, comment: Any, ticket: Any
+) -> Any:
     if price is not None:
-        return mt5.order_send(request)
+        return raw_order(mt5, side, symbol, volume, price, comment, ticket)
     quote = "ask" if side == mc.ORDER_TYPE_BUY else "bid"
     result = None
     for _ in range(_TRIES):
-        request["price"] = getattr(mt5.symbol_info_tick(symbol), quote)
-        result = mt5.order_send(request)
+        price = getattr(mt5.symbol_info_tick(symbol), quote)
+        result = raw_order(mt5, side, symbol, volume, price, comment, ticket)
         if result is None or result.retcode not in _RETRY_ON:
             break
     return result
