@@ -37,8 +37,12 @@ class SimulatorConfig:
 
     ``start`` is the simulated UTC time (unix seconds) the clock starts from; None means
     now. ``replays`` maps a symbol (suffix included) to a price file it replays instead of
-    generated prices. ``state_file``, when set, is where the account and its trading
+    generated prices. ``state_file``, when set, is where the accounts and their trading
     history are kept across restarts. ``faults`` is a ``FaultPlan`` (None = no faults).
+
+    The terminal starts logged in to ``login`` unless ``logged_in`` is False (a terminal
+    nobody is logged in to). ``other_logins`` are more accounts on the same server, with
+    the same password and opening figures, that login()/initialize(login=...) switch to.
     """
 
     seed: int = 0
@@ -59,6 +63,8 @@ class SimulatorConfig:
     state_file: str | None = None
     save_interval: float = 60.0
     faults: Any = None
+    logged_in: bool = True
+    other_logins: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "replays", MappingProxyType(dict(self.replays)))
@@ -70,6 +76,8 @@ class SimulatorConfig:
         _check_whole("login", self.login, minimum=1)
         _check_whole("history_days", self.history_days, minimum=1)
         _check_whole("seed", self.seed, minimum=0)
+        object.__setattr__(self, "other_logins", tuple(self.other_logins))
+        _check_other_logins(self.login, self.other_logins)
         if self.start is not None and not math.isfinite(self.start):
             raise ConfigError("start", "must be a finite UTC unix time", "1763800000")
 
@@ -91,6 +99,7 @@ class _Persisted:
     config: SimulatorConfig
     clock: SimClock
     broker: PaperBroker
+    others: tuple[PaperBroker, ...] = ()
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -101,6 +110,7 @@ class _Persisted:
                 "symbols_suffix": self.config.symbols_suffix,
             },
             "broker": self.broker.to_state(),
+            "accounts": [broker.to_state() for broker in self.others],
         }
 
 
@@ -111,17 +121,19 @@ _PERSISTED: weakref.WeakKeyDictionary[Any, _Persisted] = weakref.WeakKeyDictiona
 
 @dataclass
 class Simulation:
-    """The assembled parts of one simulated terminal."""
+    """The assembled parts of one simulated terminal (``broker``: the configured account;
+    ``others``: the other accounts it knows)."""
 
     config: SimulatorConfig
     clock: SimClock
     market: Market
     broker: PaperBroker
     terminal: SimulatedTerminal
+    others: tuple[PaperBroker, ...] = ()
 
     def snapshot(self) -> dict[str, Any]:
         """The persistent state as a JSON-ready dict. Take it under the terminal's lock."""
-        return _Persisted(self.config, self.clock, self.broker).snapshot()
+        return _PERSISTED[self.terminal].snapshot()
 
     def save(self, path: str | None = None) -> str:
         """Write the state atomically to ``path`` (default: the config's state file)."""
@@ -169,10 +181,10 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
         replays=dict(config.replays) or None,
         history_days=config.history_days,
     )
-    broker = _broker(config, market, state)
-    terminal = _terminal(config, market, broker)
-    _PERSISTED[terminal] = _Persisted(config, clock, broker)
-    return Simulation(config, clock, market, broker, terminal)
+    broker, *others = _brokers(config, market, state)
+    terminal = _terminal(config, market, broker, others)
+    _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others))
+    return Simulation(config, clock, market, broker, terminal, tuple(others))
 
 
 def create_terminal(config: SimulatorConfig, clock: SimClock | None = None) -> SimulatedTerminal:
@@ -191,19 +203,36 @@ def _wall_clock(config: SimulatorConfig, state: dict | None) -> SimClock:
     return WallClock(start=start, speed=config.speed)
 
 
-def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> PaperBroker:
+def _brokers(config: SimulatorConfig, market: Market, state: dict | None) -> list[PaperBroker]:
+    """The configured account first, then the others: restored from the state, else new."""
+    brokers = _saved_brokers(config, market, state) or [_new_broker(config, market, config.login)]
+    known = {broker.config.login for broker in brokers}
+    new = [login for login in config.other_logins if login not in known]
+    return brokers + [_new_broker(config, market, login) for login in new]
+
+
+def _saved_brokers(config: SimulatorConfig, market: Market, state: dict | None) -> list:
     from bridge_v3.simulator.broker.broker import PaperBroker
     from bridge_v3.simulator.broker.state import BrokerStateError
 
-    if state is not None:
-        logger.info("restoring the paper account from %s", config.state_file)
-        try:
-            return PaperBroker.from_state(market, state["broker"])
-        except BrokerStateError as error:
-            raise StateFileError(config.state_file, f"broker state: {error}") from error
+    if state is None:
+        return []
+    logger.info("restoring the paper accounts from %s", config.state_file)
+    others = state.get("accounts", [])
+    try:
+        if not isinstance(others, list):
+            raise BrokerStateError(f"'accounts' must be a list, found {type(others).__name__}")
+        return [PaperBroker.from_state(market, part) for part in (state["broker"], *others)]
+    except BrokerStateError as error:
+        raise StateFileError(config.state_file, f"broker state: {error}") from error
+
+
+def _new_broker(config: SimulatorConfig, market: Market, login: int) -> PaperBroker:
+    from bridge_v3.simulator.broker.broker import PaperBroker
+
     return PaperBroker(
         market,
-        login=config.login,
+        login=login,
         balance=config.balance,
         leverage=config.leverage,
         currency=config.currency,
@@ -213,10 +242,19 @@ def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> Pape
     )
 
 
-def _terminal(config: SimulatorConfig, market: Market, broker: PaperBroker) -> SimulatedTerminal:
+def _terminal(
+    config: SimulatorConfig, market: Market, broker: PaperBroker, others: list[PaperBroker]
+) -> SimulatedTerminal:
     from bridge_v3.simulator.terminal import SimulatedTerminal
 
-    return SimulatedTerminal(market, broker, faults=config.faults, password=config.password)
+    return SimulatedTerminal(
+        market,
+        broker,
+        faults=config.faults,
+        password=config.password,
+        other_accounts=others,
+        logged_in=config.logged_in,
+    )
 
 
 def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
@@ -231,6 +269,13 @@ def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
                 saved[name],
                 getattr(config, name),
             )
+
+
+def _check_other_logins(login: int, others: tuple[int, ...]) -> None:
+    for other in others:
+        _check_whole("other_logins", other, minimum=1)
+    if len(set(others)) != len(others) or login in others:
+        raise ConfigError("other_logins", f"must be distinct and differ from login {login}")
 
 
 def _check_zone(zone: str) -> None:

@@ -101,3 +101,24 @@ def _close_one(mt5: Any, symbol: str, position: Any, comment: Any) -> Any:
         if result is None or result.retcode not in _RETRY_ON:
             break
     return result
+
+
+class WheelHelpers:
+    """The wheel's helpers as methods of the module face (a mixin of ``SimulatedTerminal``)."""
+
+    def Buy(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Buy(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return buy(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Sell(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Sell(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return sell(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Close(self, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:  # noqa: N802
+        """Close(symbol, *, comment=None, ticket=None), as in the wheel."""
+        return close(self, symbol, comment=comment, ticket=ticket)
+
+    def _RawOrder(self, order_type, symbol, volume, price, comment=None, ticket=None):  # noqa: N802
+        """_RawOrder(order_type, symbol, volume, price, comment=None, ticket=None): the wheel's
+        private helper, still reached by code written for the real module."""
+        return raw_order(self, order_type, symbol, volume, price, comment, ticket)
