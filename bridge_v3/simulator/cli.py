@@ -147,6 +147,19 @@ def _add_fault_options(group: argparse._ArgumentGroup) -> None:
         help="the first N initialize() calls fail",
     )
     add(
+        "--starting-seconds",
+        type=_non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="the terminal is still starting for that long: initialize() blocks up to its "
+        "timeout meanwhile, then fails with (-10005, 'IPC timeout')",
+    )
+    add(
+        "--initialize-blocks",
+        action="store_true",
+        help="initialize() waits its whole timeout before failing while the terminal is gone",
+    )
+    add(
         "--autotrading-off",
         action="store_true",
         help="Algo Trading switched off: order_send answers 10027",
@@ -168,6 +181,8 @@ def faults_from_args(args: argparse.Namespace) -> FaultPlan | None:
         requote_rate=args.requote_rate,
         latency_seconds=args.latency,
         initialize_fails=args.initialize_fails,
+        initialize_blocks=args.initialize_blocks,
+        starting_seconds=args.starting_seconds,
         autotrading_off=args.autotrading_off,
         missing_symbols=frozenset(args.missing_symbol),
     )

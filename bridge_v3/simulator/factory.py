@@ -10,7 +10,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -157,8 +157,16 @@ def save_state(terminal: SimulatedTerminal, path: str | None = None) -> str:
     return target
 
 
-def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) -> Simulation:
-    """Build the clock, market, broker and terminal; restore the broker from the state file.
+def create_simulation(
+    config: SimulatorConfig,
+    clock: SimClock | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Simulation:
+    """Build the clock, market, brokers and terminal; restore the brokers from the state file.
+
+    ``sleep`` is how the terminal's faults spend real time (latency, a blocking
+    initialize): tests pass one that records, or that advances their ``clock``.
 
     Raises StateFileError when the state file exists but cannot be used, and whatever the
     market raises for a replay file it cannot read.
@@ -182,14 +190,19 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
         history_days=config.history_days,
     )
     broker, *others = _brokers(config, market, state)
-    terminal = _terminal(config, market, broker, others)
+    terminal = _terminal(config, market, broker, others, sleep)
     _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others))
     return Simulation(config, clock, market, broker, terminal, tuple(others))
 
 
-def create_terminal(config: SimulatorConfig, clock: SimClock | None = None) -> SimulatedTerminal:
+def create_terminal(
+    config: SimulatorConfig,
+    clock: SimClock | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SimulatedTerminal:
     """A ready simulated terminal: use it wherever ``import MetaTrader5 as mt5`` stands."""
-    return create_simulation(config, clock).terminal
+    return create_simulation(config, clock, sleep=sleep).terminal
 
 
 def _wall_clock(config: SimulatorConfig, state: dict | None) -> SimClock:
@@ -243,7 +256,11 @@ def _new_broker(config: SimulatorConfig, market: Market, login: int) -> PaperBro
 
 
 def _terminal(
-    config: SimulatorConfig, market: Market, broker: PaperBroker, others: list[PaperBroker]
+    config: SimulatorConfig,
+    market: Market,
+    broker: PaperBroker,
+    others: list[PaperBroker],
+    sleep: Callable[[float], None],
 ) -> SimulatedTerminal:
     from bridge_v3.simulator.terminal import SimulatedTerminal
 
@@ -254,6 +271,7 @@ def _terminal(
         password=config.password,
         other_accounts=others,
         logged_in=config.logged_in,
+        sleep=sleep,
     )
 
 

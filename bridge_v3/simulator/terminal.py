@@ -83,7 +83,9 @@ class SimulatedTerminal(TradingFunctions, WheelHelpers):
     def _set_fault_plan(self, plan: FaultPlan | None) -> None:
         """Apply a new fault plan (also switches AutoTrading as the plan says)."""
         with self._lock:
-            self._faults = FaultInjector(plan, self._market.clock.now, self._sleep)
+            clock = self._market.clock
+            speed = float(getattr(clock, "speed", 1.0))
+            self._faults = FaultInjector(plan, clock.now, self._sleep, speed)
             for broker in self._accounts.brokers():
                 broker.set_trade_allowed(not self._faults.plan.autotrading_off)
 
@@ -130,7 +132,7 @@ class SimulatedTerminal(TradingFunctions, WheelHelpers):
     def initialize(self, *args: Any, **kwargs: Any) -> bool:
         credentials = args_.initialize_args(args, kwargs)
         self._connected = False  # a second initialize() drops the first connection
-        self._faults.on_initialize()
+        self._faults.on_initialize(credentials.timeout)
         self._accounts.authorise(credentials)
         self._connected = True
         return True
