@@ -36,6 +36,10 @@ from bridge_v3.workers.task_worker import TaskWorker
 logger = logging.getLogger(__name__)
 
 OUTBOX_FLUSH_SECONDS = 5.0
+CLOCK_CHECK_SECONDS = 60.0
+# Waits are cut in slices: on Windows an untimed wait cannot be interrupted by Ctrl+C, so
+# the stop handler would never run and a service stop would end in TerminateProcess.
+WAIT_SLICE = 0.5
 
 
 def configured_series(settings: Settings) -> list[tuple[str, object]]:
@@ -68,7 +72,7 @@ class Bridge:
         self.mt5 = MT5Service(
             self.backend.open_client,
             settings.mt5,
-            ServerTime(self.backend.server_timezone(settings.mt5.server_timezone)),
+            ServerTime(settings.mt5.server_timezone),
             clock=self.clock,
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
@@ -179,6 +183,7 @@ class Bridge:
                     "connected": self.mt5.connected,
                     "reconnects": self.mt5.reconnects,
                 },
+                "clock": self.mt5.clock_watch.status,
                 "postgres": self.database.health,
                 "redis": self.redis.health,
                 "outbox_pending": lambda: self.publisher.pending,
@@ -216,6 +221,7 @@ class Bridge:
             "account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH
         )
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
+        self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
         self.scheduler.add_job(
             "outbox", self.publisher.flush_if_due, OUTBOX_FLUSH_SECONDS, Priority.LOW
         )
@@ -243,7 +249,8 @@ class Bridge:
             len(self.prices.series),
             ", ".join(name for name, _, _ in self.scheduler.jobs()),
         )
-        self.stop_event.wait()
+        while not self.stop_event.wait(WAIT_SLICE):
+            pass
         logger.info("Stop requested: shutting down")
 
     # -- shutdown ------------------------------------------------------------------------

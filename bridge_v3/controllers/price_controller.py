@@ -21,7 +21,7 @@ import numpy as np
 from bridge_v3.config.constants import Priority, Timeframe
 from bridge_v3.controllers.bar_messages import bar_messages, forming_bar_message
 from bridge_v3.controllers.bar_validation import validate_bars
-from bridge_v3.exceptions import DependencyError
+from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.publisher import Publisher
@@ -105,15 +105,22 @@ class PriceController:
         """One cycle for every series: fetch each (the terminal is serial anyway), then store
         all of them in one transaction and publish them in one batch.
 
-        A series the terminal refuses (unknown symbol, bad request) is logged and skipped;
-        a lost terminal or database fails the cycle, and the next one fetches again.
+        A series the terminal refuses or fails (unknown symbol, an IPC fault after retries)
+        is logged and skipped for this cycle; a lost terminal ends the fetching, and what was
+        fetched is still stored. Nothing is fetched while the broker clock is not trusted.
         """
+        if not self._mt5.server_time.trusted:
+            with self._lock:
+                self.totals.update(held=1)
+            return SyncResult()
         now = self._clock()
         batches = []
         for symbol, timeframe in self.series if series is None else series:
             try:
                 batches.append(self._prepare(symbol, timeframe, now))
-            except DependencyError as error:
+            except TerminalDisconnectedError:
+                break  # the MT5 service logged it and reconnects; store what we have
+            except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
         return self._commit(batches, now, publish=True)
 
