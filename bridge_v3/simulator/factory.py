@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -99,10 +100,14 @@ class _Persisted:
     clock: SimClock
     broker: PaperBroker
     others: tuple[PaperBroker, ...] = ()
+    wall_time: Callable[[], float] = time.time
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, lease: float = 0.0) -> dict[str, Any]:
         return {
             "clock_utc": float(self.clock.now()),
+            "clock_saved_at": float(self.wall_time()),
+            "clock_lease": float(lease),
+            "clock_speed": float(getattr(self.clock, "speed", 1.0)),
             "config": {
                 "seed": self.config.seed,
                 "server_timezone": self.config.server_timezone,
@@ -130,9 +135,15 @@ class Simulation:
     terminal: SimulatedTerminal
     others: tuple[PaperBroker, ...] = ()
 
-    def snapshot(self) -> dict[str, Any]:
-        """The persistent state as a JSON-ready dict. Take it under the terminal's lock."""
-        return _PERSISTED[self.terminal].snapshot()
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every call into the terminal holds: hold it to see no call half done."""
+        return self.terminal._lock
+
+    def snapshot(self, lease: float = 0.0) -> dict[str, Any]:
+        """The persistent state as a JSON-ready dict. Take it under ``lock``. ``lease``:
+        real seconds the clock may run on before the next snapshot (0: it stops here)."""
+        return _PERSISTED[self.terminal].snapshot(lease)
 
     def save(self, path: str | None = None) -> str:
         """Write the state atomically to ``path`` (default: the config's state file)."""
@@ -161,11 +172,13 @@ def create_simulation(
     clock: SimClock | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    wall_time: Callable[[], float] = time.time,
 ) -> Simulation:
     """Build the clock, market, brokers and terminal; restore the brokers from the state file.
 
     ``sleep`` is how the terminal's faults spend real time (latency, a blocking
     initialize): tests pass one that records, or that advances their ``clock``.
+    ``wall_time`` is the host's clock, which decides where a restored clock resumes.
 
     Raises StateFileError when the state file exists but cannot be used, and whatever the
     market raises for a replay file it cannot read.
@@ -179,7 +192,7 @@ def create_simulation(
 
     if state is not None:
         _warn_on_changed_identity(config, state)
-    clock = clock or _wall_clock(config, state)
+    clock = clock or _wall_clock(config, state, wall_time())
     market = Market(
         clock,
         BrokerTime(config.server_timezone),
@@ -190,7 +203,7 @@ def create_simulation(
     )
     broker, *others = _brokers(config, market, state)
     terminal = _terminal(config, market, broker, others, sleep)
-    _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others))
+    _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others), wall_time)
     return Simulation(config, clock, market, broker, terminal, tuple(others))
 
 
@@ -204,15 +217,25 @@ def create_terminal(
     return create_simulation(config, clock, sleep=sleep).terminal
 
 
-def _wall_clock(config: SimulatorConfig, state: dict | None) -> SimClock:
+def _wall_clock(config: SimulatorConfig, state: dict | None, now: float) -> SimClock:
     """A wall clock that never starts before the saved clock: time must not run backwards."""
     from bridge_v3.simulator.clock import WallClock
 
-    start = config.start
-    saved = state.get("clock_utc") if state else None
-    if saved is not None and saved > (start if start is not None else time.time()):
-        start = float(saved)
+    start = config.start if config.start is not None else now
+    resume = _resume_time(state, now) if state else None
+    if resume is not None and resume > start:
+        start = resume
     return WallClock(start=start, speed=config.speed)
+
+
+def _resume_time(state: dict, now: float) -> float | None:
+    """Where the saved clock may have got to by ``now`` (host time): its reading plus what
+    it ran after the save, up to the save's lease (a killed process shows no later time)."""
+    saved = state.get("clock_utc")
+    if saved is None:
+        return None
+    ran = min(max(now - state.get("clock_saved_at", now), 0.0), state.get("clock_lease", 0.0))
+    return float(saved) + state.get("clock_speed", 1.0) * ran
 
 
 def _brokers(config: SimulatorConfig, market: Market, state: dict | None) -> list[PaperBroker]:
