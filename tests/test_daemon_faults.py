@@ -32,7 +32,7 @@ from bridge_v3.config.settings import (
     SimulatorSettings,
 )
 from bridge_v3.daemon import Bridge
-from bridge_v3.exceptions import StorageError, TerminalDisconnectedError, TerminalError
+from bridge_v3.exceptions import StorageError, TerminalDisconnectedError
 from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
 from bridge_v3.services.mt5.clients import ModuleClient
 from bridge_v3.services.mt5.mt5_service import MT5Service

@@ -53,7 +53,12 @@ GOOD = [
     ("SIM_STATE_FILE", "spool/sim.json", "simulator.state_file", "spool/sim.json"),
     ("SIM_BALANCE", "2500.50", "simulator.balance", 2500.5),
     ("SIM_HOST_CLOCK_SKEW", "-3.5", "simulator.host_clock_skew", -3.5),
-    ("SIM_SERVER_TIMEZONE", "America/New_York+7", "simulator.server_timezone", "America/New_York+7"),
+    (
+        "SIM_SERVER_TIMEZONE",
+        "America/New_York+7",
+        "simulator.server_timezone",
+        "America/New_York+7",
+    ),
     ("POSTGRES_HOST", "db.example.com", "postgres.host", "db.example.com"),
     ("POSTGRES_HOST", "/var/run/postgresql", "postgres.host", "/var/run/postgresql"),
     ("POSTGRES_HOST", "::1", "postgres.host", "::1"),
