@@ -111,10 +111,8 @@ def detect(found: list[Weekend], *, now: float, candidates=CANDIDATES) -> Detect
         return Detection(None, len(found), matched)
     ties = [name for name in ranked[1:] if scores[name] == scores[best]]
     since = min(w.last_open for w in found) - 86_400
-    differing = tuple(
-        name for name in ties if not sameclock_for(best, name, since, now + LOOKAHEAD)
-    )
-    others = [name for name in ranked[1:] if not sameclock_for(best, name, since, now + LOOKAHEAD)]
+    differing = tuple(name for name in ties if not same_clock(best, name, since, now + LOOKAHEAD))
+    others = [name for name in ranked[1:] if not same_clock(best, name, since, now + LOOKAHEAD)]
     runner = others[0] if others else None
     return Detection(
         best,
@@ -126,7 +124,7 @@ def detect(found: list[Weekend], *, now: float, candidates=CANDIDATES) -> Detect
     )
 
 
-def sameclock_for(a: str, b: str, start: float, end: float) -> bool:
+def same_clock(a: str, b: str, start: float, end: float) -> bool:
     """True when clocks ``a`` and ``b`` read the same at every half hour in [start, end]."""
     instants = np.arange(int(start), int(end), 1_800, dtype=np.int64)
     return bool(

@@ -173,14 +173,15 @@ class ClockWatch:
         return newest
 
     def _tick_utc(self, server_msc: int, now: float) -> float:
-        """The tick's UTC under the clock in force; of the two readings a repeated hour
-        allows, the one nearer the host's clock (the newest tick is about now)."""
+        """The tick's UTC under the clock in force. A reading inside a repeated autumn hour
+        stands for two instants: the later one unless that lies in the host's future (no
+        tick is made after the clock went back, say, and the last one is from before)."""
         clock = broker_clock.clock_for(self._server_time.zone)
-        readings = [
+        earlier, later = (
             clock.to_utc_msc_array(np.array([server_msc]), policy)[0] / 1000
             for policy in ("earlier", "later")
-        ]
-        return min(readings, key=lambda utc: abs(utc - now))
+        )
+        return later if later <= now + broker_clock.TOLERANCE else earlier
 
     def _ambiguity_now(self) -> str | None:
         detection = self.detection

@@ -114,6 +114,8 @@ class MT5Service:
 
     def ensure_connected(self) -> None:
         """Reconnect if the terminal was lost and the backoff allows another attempt now."""
+        if self._closed:
+            raise TerminalDisconnectedError("MT5 service shut down: no further calls")
         if self._client is not None:
             return
         if self._monotonic() < self._next_attempt:
@@ -145,7 +147,7 @@ class MT5Service:
                 self._close_client()
         except TimeoutError:
             logger.warning(
-                "A terminal call was still running after %.0f s: leaving without mt5.shutdown()",
+                "A terminal call was still running after %g s: leaving without mt5.shutdown()",
                 wait,
             )
 
