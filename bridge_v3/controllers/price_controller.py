@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
+from bridge_v3.controllers.bar_closure import closed_mask, needs_tick
 from bridge_v3.controllers.bar_messages import bar_messages, forming_bar_message
 from bridge_v3.controllers.bar_validation import validate_bars
 from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
@@ -51,15 +52,6 @@ class SyncResult:
     new: int = 0  # bars past the old watermark
     corrected: int = 0
     quarantined: int = 0
-
-
-def closed_mask(rates: np.ndarray, timeframe: Timeframe, now: float) -> np.ndarray:
-    """True for bars whose period has ended by ``now`` (UTC seconds)."""
-    if timeframe.seconds:
-        return rates["time"] + timeframe.seconds <= now
-    opens = rates["time"].astype("datetime64[s]")
-    next_month = (opens.astype("datetime64[M]") + 1).astype("datetime64[s]")
-    return next_month.astype(np.int64) <= now
 
 
 class PriceController:
@@ -140,7 +132,8 @@ class PriceController:
         while start < now:
             end = min(now, start + chunk_days * DAY)
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
-            rates = rates[(rates["time"] >= start) & closed_mask(rates, timeframe, now)]
+            closed = self._closed(symbol, timeframe, rates, now) if end >= now else True
+            rates = rates[(rates["time"] >= start) & closed]
             batch = self._validate(symbol, timeframe, rates, now)
             total = _add(total, self._commit([batch], now, publish=False))
             if progress:
@@ -158,11 +151,26 @@ class PriceController:
         last = self.watermark(symbol, timeframe)
         start = self._fetch_start(last, timeframe, now)
         rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
-        closed = closed_mask(rates, timeframe, now)
+        closed = self._closed(symbol, timeframe, rates, now)
         batch = self._validate(symbol, timeframe, rates[closed], now)
         forming = rates[~closed]
         batch.forming = forming[-1] if len(forming) else None
         return batch
+
+    def _closed(
+        self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
+    ) -> np.ndarray:
+        """Which bars are closed (see ``bar_closure``): the newest tick is asked only when
+        the host clock puts the last bar near its end."""
+        newest = self._newest_tick(symbol) if needs_tick(rates, timeframe, now) else None
+        return closed_mask(rates, timeframe, newest_tick=newest, now=now)
+
+    def _newest_tick(self, symbol: str) -> float | None:
+        try:
+            tick = self._mt5.tick(symbol)
+        except (DependencyError, TerminalError):
+            return None  # the host clock decides, after its grace period
+        return int(tick.get("time_msc") or int(tick["time"]) * 1000) / 1000
 
     def _validate(
         self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float
