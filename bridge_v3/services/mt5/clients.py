@@ -72,7 +72,8 @@ class RemoteClient:
     def __init__(
         self, host: str, port: int, *, timeout: float = 60.0, connect_timeout: float = 5.0
     ) -> None:
-        # Imported here: only this backend needs them.
+        # Imported here: only this backend needs them. The classic helper, as
+        # rpyc.classic.connect uses: it gives the connection execute() and namespace.
         from rpyc.core.stream import SocketStream
         from rpyc.utils.classic import connect_stream
 
