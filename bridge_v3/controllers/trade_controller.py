@@ -201,7 +201,7 @@ class TradeController:
         ]
         if messages:
             self._publisher.publish_many(messages)
-        positions = [p.message("open") for p in changes.open_positions]
+        positions = [p.data() for p in changes.open_positions]
         self._publisher.set_last_many(
             [("positions", {"count": len(positions), "positions": positions})], ttl=self._last_ttl
         )

@@ -106,9 +106,12 @@ class Position:
         and ``swap`` are what its deals realised."""
         return replace(self, closed_at=at, price_current=price, profit=profit, swap=swap)
 
+    def data(self) -> dict:
+        """The position as a message payload (no event): for the latest-value key."""
+        return {**_message(self), "side": self.side}
+
     def message(self, event: str, changes: Mapping | None = None) -> dict:
-        data = _message(self)
-        data.update(event=event, side=self.side)
+        data = {**self.data(), "event": event}
         if changes:
             data["changes"] = dict(changes)
         return data
