@@ -193,21 +193,28 @@ class RiskController:
         move = self._machine.observe(current, self._machine.call(loss, reading))
         value = self._value(saved, base, reading, loss, tx.open_positions(), move, current)
         if move is not None:
-            details = {
-                k: value[k] for k in ("previous", "daily_loss_pct", "equity", "day_start_equity")
-            }
-            details.update(open_positions=value["open_positions"], limits=value["limits"])
-            tx.add_event(
-                RiskEvent(
-                    "state_change", _utc(reading.time), move.state.value, move.reason, details
-                )
-            )
+            tx.add_event(self._event(value, move, reading))
         tx.write_state(value)
-        start_balance = base.get("day_start_balance", base["day_start_equity"])
+        self._record_day(tx, day, base, reading, value)
+        return Outcome(value, move, reset_from)
+
+    @staticmethod
+    def _event(value: dict, move: Call, reading: RiskReading) -> RiskEvent:
+        details = {
+            k: value[k] for k in ("previous", "daily_loss_pct", "equity", "day_start_equity")
+        }
+        details.update(open_positions=value["open_positions"], limits=value["limits"])
+        return RiskEvent("state_change", _utc(reading.time), move.state.value, move.reason, details)
+
+    @staticmethod
+    def _record_day(
+        tx: RiskTransaction, day: TradingDay, base: dict, reading: RiskReading, value: dict
+    ) -> None:
+        """This check's figures into the day's ``daily_performance`` row."""
         tx.update_day(
             DayRow(
                 day=day.day,
-                start_balance=start_balance,
+                start_balance=base["day_start_balance"],
                 start_equity=base["day_start_equity"],
                 balance=reading.balance,
                 equity=reading.equity,
@@ -216,7 +223,6 @@ class RiskController:
                 halted=value["state"] == RiskState.HALTED.value,
             )
         )
-        return Outcome(value, move, reset_from)
 
     @staticmethod
     def _lifted(saved: dict | None) -> dict | None:
@@ -224,7 +230,9 @@ class RiskController:
         (while this bridge ran, or before it started)."""
         return saved if saved and saved.get("rebase_pending") else None
 
-    def _day_start(self, tx: RiskTransaction, saved: dict | None, day: TradingDay, reading) -> dict:
+    def _day_start(
+        self, tx: RiskTransaction, saved: dict | None, day: TradingDay, reading: RiskReading
+    ) -> dict:
         """The day-start figures the daily loss is measured from."""
         if saved and saved.get("day") == day.day.isoformat():
             if not saved.get("rebase_pending"):
