@@ -21,6 +21,12 @@ DOCUMENTED_TABLES = {
     "account_snapshots", "positions", "orders", "deals", "signals", "order_intents",
     "risk_events", "daily_performance", "bridge_state", "schema_migrations",
 }  # fmt: skip
+SHIPPED = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql"))
+NEXT = len(SHIPPED) + 1  # the number a new migration file would take
+
+
+def extra(name: str, number: int = NEXT) -> str:
+    return f"{number:03d}_{name}.sql"
 
 
 @pytest.fixture
@@ -62,7 +68,7 @@ def tables(db: DatabaseService) -> set[str]:
 def test_fresh_database_gets_every_documented_table(db: DatabaseService) -> None:
     applied = db.migrate()
 
-    assert applied == ["001_initial.sql"]
+    assert applied == SHIPPED and applied[0] == "001_initial.sql"
     assert tables(db) >= DOCUMENTED_TABLES
 
 
@@ -71,9 +77,12 @@ def test_applied_file_is_recorded_with_its_sha256(db: DatabaseService) -> None:
 
     rows = db.fetch_all("SELECT version, name, checksum, applied_at FROM schema_migrations")
 
-    expected = hashlib.sha256((MIGRATIONS_DIR / "001_initial.sql").read_bytes()).hexdigest()
-    assert [(v, n, c) for v, n, c, _ in rows] == [(1, "001_initial.sql", expected)]
-    assert rows[0][3] is not None
+    expected = [
+        (number, name, hashlib.sha256((MIGRATIONS_DIR / name).read_bytes()).hexdigest())
+        for number, name in enumerate(SHIPPED, start=1)
+    ]
+    assert sorted((v, n, c) for v, n, c, _ in rows) == expected
+    assert all(row[3] is not None for row in rows)
 
 
 def test_rerun_is_a_no_op(db: DatabaseService) -> None:
@@ -86,13 +95,14 @@ def test_rerun_is_a_no_op(db: DatabaseService) -> None:
 
 def test_new_file_is_applied_after_the_others(db: DatabaseService, migrations_copy: Path) -> None:
     db.migrate(migrations_copy)
-    (migrations_copy / "002_extra.sql").write_text("CREATE TABLE extra (id int PRIMARY KEY);")
+    (migrations_copy / extra("extra")).write_text("CREATE TABLE extra (id int PRIMARY KEY);")
 
     applied = db.migrate(migrations_copy)
 
-    assert applied == ["002_extra.sql"]
+    assert applied == [extra("extra")]
     assert "extra" in tables(db)
-    assert db.fetch_all("SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,)]
+    versions = db.fetch_all("SELECT version FROM schema_migrations ORDER BY 1")
+    assert versions == [(n,) for n in range(1, NEXT + 1)]
 
 
 def test_changed_applied_file_raises(db: DatabaseService, migrations_copy: Path) -> None:
@@ -105,7 +115,7 @@ def test_changed_applied_file_raises(db: DatabaseService, migrations_copy: Path)
 
 
 def test_numbering_gap_raises(db: DatabaseService, migrations_copy: Path) -> None:
-    (migrations_copy / "003_skipped_two.sql").write_text("SELECT 1;")
+    (migrations_copy / extra("skipped_one", NEXT + 1)).write_text("SELECT 1;")
 
     with pytest.raises(MigrationError, match="gap"):
         db.migrate(migrations_copy)
@@ -114,9 +124,9 @@ def test_numbering_gap_raises(db: DatabaseService, migrations_copy: Path) -> Non
 
 
 def test_unknown_applied_version_raises(db: DatabaseService, migrations_copy: Path) -> None:
-    (migrations_copy / "002_extra.sql").write_text("SELECT 1;")
+    (migrations_copy / extra("extra")).write_text("SELECT 1;")
     db.migrate(migrations_copy)
-    (migrations_copy / "002_extra.sql").unlink()
+    (migrations_copy / extra("extra")).unlink()
 
     with pytest.raises(MigrationError, match="newer than the code"):
         db.migrate(migrations_copy)
@@ -124,15 +134,15 @@ def test_unknown_applied_version_raises(db: DatabaseService, migrations_copy: Pa
 
 def test_failing_file_is_rolled_back_whole(db: DatabaseService, migrations_copy: Path) -> None:
     db.migrate(migrations_copy)
-    (migrations_copy / "002_broken.sql").write_text(
+    (migrations_copy / extra("broken")).write_text(
         "CREATE TABLE half_done (id int);\nSELECT no_such_column FROM bars;"
     )
 
-    with pytest.raises(MigrationError, match="002_broken.sql"):
+    with pytest.raises(MigrationError, match=extra("broken")):
         db.migrate(migrations_copy)
 
     assert "half_done" not in tables(db)
-    assert db.fetch_all("SELECT max(version) FROM schema_migrations") == [(1,)]
+    assert db.fetch_all("SELECT max(version) FROM schema_migrations") == [(NEXT - 1,)]
 
 
 def test_concurrent_runs_apply_once(db: DatabaseService) -> None:
@@ -144,4 +154,4 @@ def test_concurrent_runs_apply_once(db: DatabaseService) -> None:
     for thread in threads:
         thread.join(timeout=30)
 
-    assert sorted(results) == [[], ["001_initial.sql"]]
+    assert sorted(results) == [[], SHIPPED]
