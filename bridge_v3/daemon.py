@@ -248,12 +248,16 @@ class Bridge:
 
     def sync_ticks(self, symbol: str):
         result = self.ticks.sync(symbol)
-        self.database.dependency.succeeded(lambda: f"{result.new} new {symbol} ticks stored")
+        self.database.dependency.succeeded(
+            lambda: f"{result.new} new {symbol} ticks stored; bars catch up at the next cycle"
+        )
         return result
 
     def sync_account(self):
         snapshot = self.accounts.sync()
-        self.database.dependency.succeeded("an account snapshot stored")
+        self.database.dependency.succeeded(
+            "an account snapshot stored; bars catch up at the next cycle"
+        )
         return snapshot
 
     def report(self) -> None:
