@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import Settings
@@ -106,8 +106,9 @@ class Bridge:
             stop=self.stop_event,
         )
 
-    def connect(self) -> None:
-        """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers."""
+    def connect(self, extra_symbols: Iterable[str] = ()) -> None:
+        """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers.
+        ``extra_symbols`` are selected in the terminal too (``--backfill --symbols``)."""
         pg = self.settings.postgres
         self._retry().call(self.database.start, what=f"PostgreSQL at {pg.host}:{pg.port}")
         applied = self.database.migrate()
@@ -115,7 +116,9 @@ class Bridge:
             logger.info("Database migrations applied: %s", ", ".join(applied))
         series = configured_series(self.settings)
         symbols = list(
-            dict.fromkeys([s for s, _ in series] + list(self.settings.market.tick_symbols))
+            dict.fromkeys(
+                [s for s, _ in series] + list(self.settings.market.tick_symbols) + [*extra_symbols]
+            )
         )
         info = self._retry().call(lambda: self.mt5.connect(symbols), what="MT5 terminal")
         self.account = int(info["login"])

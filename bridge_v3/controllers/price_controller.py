@@ -142,7 +142,9 @@ class PriceController:
         """Load ``days`` of history in chunks, oldest first; stores without publishing."""
         now = self._clock()
         total = SyncResult()
-        start = now - days * DAY
+        # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
+        # wrap round to recent bars and fetch them again.
+        start = max(now - days * DAY, DAY)
         while start < now:
             end = min(now, start + chunk_days * DAY)
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -285,3 +286,53 @@ def _move_aside(path: Path, now: float) -> Path:
         if part.exists():
             os.replace(part, f"{kept}{suffix}")
     return kept
+
+
+def inspect_outbox(path: str | Path) -> str:
+    """What ``--check`` says about an outbox file, changing nothing; ``SpoolError`` when the
+    bridge could not use it."""
+    path = Path(path)
+    if path.is_dir():
+        raise SpoolError(f"{path} is a directory, not a file")
+    if not path.exists():
+        _check_creatable(path)
+        return f"{path}: created at the first start"
+    holder = FileLock(path.with_name(path.name + ".lock"))
+    try:
+        holder.acquire()
+    except FileLockHeld as held:
+        return f"{path}: in use by a running bridge (process {held.holder or '?'})"
+    except OSError as error:
+        raise SpoolError(f"{path} cannot be locked ({error.strerror})") from None
+    try:
+        return f"{path}: {_waiting(path)} message(s) waiting"
+    finally:
+        holder.release()
+
+
+def _check_creatable(path: Path) -> None:
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise SpoolError(f"{path} cannot be created ({error.strerror})") from None
+
+
+def _waiting(path: Path) -> int:
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+            has_table = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone()
+            return db.execute("SELECT count(*) FROM outbox").fetchone()[0] if has_table else 0
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as error:
+        raise SpoolError(
+            f"{path} is damaged ({error}); the bridge will keep it aside and start a new one"
+        ) from None
