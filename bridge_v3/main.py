@@ -28,7 +28,7 @@ logger = logging.getLogger("bridge_v3")
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 DEFAULT_ENV_FILE = ".env"
 ONE_SHOT_ATTEMPTS = 5  # --once and --backfill give up after this many start-up attempts
-MAX_BACKFILL_DAYS = 36500
+MAX_BACKFILL_DAYS = 100_000  # history before 1970 does not exist: the start is clamped there
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
