@@ -357,3 +357,31 @@ def test_committed_messages_wait_in_postgres_while_the_outbox_fails(
     assert [(m["seq"], m["data"]["n"]) for m in seen] == [(1, 0), (2, 1), (3, 2)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "disk is full" in warnings[0]
+
+
+def test_what_waits_is_told_at_stop_and_at_the_next_start(
+    tmp_path: Path, redis_prefix: str, subscriber, caplog
+) -> None:
+    spool = tmp_path / "outbox.sqlite3"
+    wall = FakeClock()
+    service = RedisService(RedisSettings(port=1, prefix=redis_prefix), source="bridge-a")
+    down = Publisher(service, Outbox(spool, clock=wall), wall_clock=wall)
+    down.start()
+    down.publish_many(bars(redis_prefix, 0, 3))
+    wall.now += 150
+    with caplog.at_level(logging.INFO, logger="bridge_v3.services.publisher"):
+        down.report_at_stop()
+        close(down)
+        up = make_publisher(redis_prefix, REDIS_PORT, spool)
+        up._wall_clock = wall
+        wall.now += 60
+        up.start()
+
+    told = [r.getMessage() for r in caplog.records if r.name == "bridge_v3.services.publisher"]
+    assert told == [
+        f"Stopping with 3 message(s) still in the outbox {spool} (oldest queued 2 min 30 s ago);"
+        " they are sent at the next start",
+        f"Outbox {spool} holds 3 message(s) from before the start (oldest queued 3 min 30 s ago):"
+        " sending them first",
+    ]
+    assert [m["data"]["n"] for m in drain(subscriber, 3)] == [0, 1, 2]
