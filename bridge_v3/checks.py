@@ -73,17 +73,32 @@ def _probe_terminal(settings: Settings, backend: TerminalBackend) -> str:
     mt5 = MT5Service(
         backend.open_client,
         settings.mt5,
-        ServerTime(backend.server_timezone(settings.mt5.server_timezone)),
+        ServerTime(settings.mt5.server_timezone),
         clock=backend.clock,
     )
     try:
         account = mt5.connect(settings.market.forex_pairs)
         terminal = mt5.terminal_info()
+        clock = mt5.clock_watch.status()
     finally:
         mt5.shutdown()
         backend.close()
     trading = "AutoTrading on" if terminal.get("trade_allowed") else "AutoTrading OFF"
-    return f"{backend.description}: account {account.get('login')} on {account.get('server')}, {trading}"
+    about = f"account {account.get('login')} on {account.get('server')}, {trading}"
+    if not clock["trusted"]:
+        raise BridgeError(f"{backend.description}: {about}; broker clock: {describe_clock(clock)}")
+    return f"{backend.description}: {about}; broker clock {describe_clock(clock)}"
+
+
+def describe_clock(status: dict) -> str:
+    """The broker clock in one phrase: zone, how it was found and how sure, any problem."""
+    if status["configured"].lower() != "auto":
+        text = f"{status['zone']} (set by MT5_SERVER_TIMEZONE)"
+    else:
+        text = f"detected {status['detected']}" if status["detected"] else "not detected yet"
+    if status["problem"]:
+        text += f"; NOT TRUSTED: {status['problem']}"
+    return text
 
 
 def check_spool(settings: Settings) -> str:

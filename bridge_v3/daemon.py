@@ -40,6 +40,10 @@ from bridge_v3.workers.task_worker import TaskWorker
 logger = logging.getLogger(__name__)
 
 OUTBOX_FLUSH_SECONDS = 5.0
+CLOCK_CHECK_SECONDS = 60.0
+# Waits are cut in slices: on Windows an untimed wait cannot be interrupted by Ctrl+C, so
+# the stop handler would never run and a service stop would end in TerminateProcess.
+WAIT_SLICE = 0.5
 
 
 def configured_series(settings: Settings) -> list[tuple[str, object]]:
@@ -82,7 +86,7 @@ class Bridge:
         self.mt5 = MT5Service(
             self.backend.open_client,
             settings.mt5,
-            ServerTime(self.backend.server_timezone(settings.mt5.server_timezone)),
+            ServerTime(settings.mt5.server_timezone),
             clock=self.clock,
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
@@ -210,6 +214,7 @@ class Bridge:
                     "connected": self.mt5.connected,
                     "reconnects": self.mt5.reconnects,
                 },
+                "clock": self.mt5.clock_watch.status,
                 "postgres": self.database.health,
                 "redis": self.redis.health,
                 "outbox_pending": lambda: self.publisher.pending,
@@ -245,23 +250,28 @@ class Bridge:
 
     def sync_prices(self):
         """The ``prices`` job: one cycle, and PostgreSQL's recovery told with what it caught up."""
+        committed = self.database.commits
         result = self.prices.sync_all()
-        self.database.dependency.succeeded(lambda: f"{result.new} new bars stored")
+        self._stored(committed, lambda: f"{result.new} new bars stored")
         return result
 
     def sync_ticks(self, symbol: str):
+        committed = self.database.commits
         result = self.ticks.sync(symbol)
-        self.database.dependency.succeeded(
-            lambda: f"{result.new} new {symbol} ticks stored; bars catch up at the next cycle"
-        )
+        self._stored(committed, f"{result.new} new {symbol} ticks stored; bars follow")
         return result
 
     def sync_account(self):
+        committed = self.database.commits
         snapshot = self.accounts.sync()
-        self.database.dependency.succeeded(
-            "an account snapshot stored; bars catch up at the next cycle"
-        )
+        self._stored(committed, "an account snapshot stored; bars follow at the next cycle")
         return snapshot
+
+    def _stored(self, commits_before: int, caught_up) -> None:
+        """A job committed something: PostgreSQL answers (a job that did not reach it, e.g.
+        while the broker clock is not trusted, proves nothing)."""
+        if self.database.commits > commits_before:
+            self.database.dependency.succeeded(caught_up)
 
     def report(self) -> None:
         """The ``stats`` job: what flowed since the last report, then the worker's figures."""
@@ -284,6 +294,7 @@ class Bridge:
             )
         self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
+        self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
         self.scheduler.add_job("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
         self.scheduler.add_job("worker-stats", self.report, w.stats_interval, Priority.LOW)
 
@@ -308,7 +319,8 @@ class Bridge:
             len(self.prices.series),
             ", ".join(name for name, _, _ in self.scheduler.jobs()),
         )
-        self.stop_event.wait()
+        while not self.stop_event.wait(WAIT_SLICE):
+            pass
         logger.info("Stop requested: shutting down")
 
     # -- shutdown ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from bridge_v3.exceptions import ConfigError, FatalError, TemporaryError
 from bridge_v3.services.logger_service import setup_logging, shutdown_logging
 from bridge_v3.services.retry import RetryAborted
 from bridge_v3.signals import install_stop_handlers
+from bridge_v3.stop_file import StopFileWatcher, request_stop, stop_file_for
 
 logger = logging.getLogger("bridge_v3")
 
@@ -55,6 +56,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeframes",
         type=_argument(parse_timeframes),
         help="with --backfill: comma list such as M1,H1 (default: each symbol's configured ones)",
+    )
+    mode.add_argument(
+        "--stop",
+        action="store_true",
+        help="ask the bridge running with these settings to stop in order, and wait for it",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=60.0, metavar="SECONDS", help="with --stop (default: 60)"
     )
     parser.add_argument(
         "--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)"
@@ -112,8 +121,31 @@ def _print_error(text: str) -> None:
 def _run(args: argparse.Namespace, settings: Settings, unknown: list[str]) -> int:
     if args.check:
         return run_check(settings, unknown=unknown)
+    if args.stop:
+        return _request_stop(settings, args.wait)
     stop = threading.Event()
     install_stop_handlers(stop)
+    watcher = StopFileWatcher(stop_file_for(settings.spool_path), stop)
+    watcher.start()
+    try:
+        return _run_bridge(args, settings, stop)
+    finally:
+        watcher.stop()
+        watcher.acknowledge()
+
+
+def _request_stop(settings: Settings, wait: float) -> int:
+    path = stop_file_for(settings.spool_path)
+    if request_stop(path, wait):
+        print(f"The bridge has stopped ({path} answered)")
+        return EXIT_OK
+    _print_error(
+        f"No bridge stopped within {wait:g} s (none running with SPOOL_PATH in {path.parent}?)"
+    )
+    return EXIT_FAILURE
+
+
+def _run_bridge(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
     try:
         one_shot = args.once or args.backfill is not None
         bridge = Bridge(settings, stop, connect_attempts=ONE_SHOT_ATTEMPTS if one_shot else None)

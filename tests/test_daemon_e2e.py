@@ -25,7 +25,7 @@ from bridge_v3.config.settings import (
 )
 from bridge_v3.daemon import Bridge
 from bridge_v3.services.mt5.backends import simulator_backend
-from bridge_v3.simulator.clock import ManualClock
+from bridge_v3.simulator.clock import BrokerTime, ManualClock
 
 # Wednesday 25 March 2026, 10:00:30 UTC: the week Europe/Athens moves to summer time.
 START = datetime(2026, 3, 25, 10, 0, 30, tzinfo=timezone.utc).timestamp()
@@ -83,21 +83,18 @@ def stored_bars(pg: dict, symbol: str, timeframe: str) -> list[tuple]:
 
 
 def terminal_closed_bars(
-    backend, symbol: str, timeframe, utc_from: float, now: float
+    backend, symbol: str, timeframe, utc_from: float, now: float, zone: str = "Europe/Athens"
 ) -> list[tuple]:
-    """The terminal's own history, converted to UTC independently of the bridge's code."""
-    from zoneinfo import ZoneInfo
-
+    """The terminal's own history, converted to UTC independently of the bridge's code
+    (by the simulated broker's own clock)."""
+    broker = BrokerTime(zone)
     client = backend.open_client()
     client.call("initialize")
-    zone = ZoneInfo("Europe/Athens")
-    server_from = int(utc_from + datetime.fromtimestamp(utc_from, zone).utcoffset().total_seconds())
-    server_now = int(now + datetime.fromtimestamp(now, zone).utcoffset().total_seconds())
+    server_from, server_now = broker.to_server(utc_from), broker.to_server(now)
     rates, _ = client.call("copy_rates_range", symbol, timeframe.mt5, server_from, server_now)
     rows = []
-    for rate in rates:
-        wall = datetime.fromtimestamp(int(rate["time"]), timezone.utc).replace(tzinfo=zone)
-        utc = int(wall.timestamp())
+    # The repeated autumn hour is shown once, so each reading has one instant.
+    for rate, utc in zip(rates, broker.to_utc_array(rates["time"]).tolist(), strict=True):
         if utc + timeframe.seconds <= now and utc >= utc_from:
             rows.append(
                 (
@@ -171,3 +168,38 @@ def test_newest_crypto_bar_is_within_two_minutes_of_utc(
     with psycopg2.connect(**fresh_database) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM account_snapshots")
         assert cur.fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "friday", "monday"),
+    [
+        # Athens leaves summer time on Sunday 25 October 2026...
+        ("Europe/Athens", datetime(2026, 10, 23, 12, 0, 30), datetime(2026, 10, 26, 12)),
+        # ...New York (and so New York + 7) a week later.
+        ("America/New_York+7", datetime(2026, 10, 30, 12, 0, 30), datetime(2026, 11, 2, 12)),
+    ],
+)
+def test_auto_stores_every_bar_in_true_utc_across_a_dst_change_in_one_process(
+    zone, friday, monday, fresh_database, redis_prefix, tmp_path
+):
+    start = friday.replace(tzinfo=timezone.utc).timestamp()
+    end = monday.replace(tzinfo=timezone.utc).timestamp()
+    clock = ManualClock(start)
+    settings = make_settings(fresh_database, redis_prefix, tmp_path, zone=zone, bridge_zone="auto")
+    backend = simulator_backend(settings.simulator, clock)
+    bridge = Bridge(settings, threading.Event(), backend, connect_attempts=1)
+    bridge.connect()
+    try:
+        assert bridge.mt5.clock_watch.status()["zone"] == zone
+        bridge.prices.sync_all()
+        while clock.now() < end:
+            clock.advance(1800)
+            assert bridge.mt5.check_clock()["trusted"]
+            bridge.prices.sync_all()
+    finally:
+        bridge.shutdown()
+
+    first = start - 86400
+    for symbol, timeframe in (("EURUSD", M1), ("EURUSD", H1), ("BTCUSD", M1)):
+        expected = terminal_closed_bars(backend, symbol, timeframe, first, clock.now(), zone)
+        assert stored_bars(fresh_database, symbol, timeframe.name) == expected, (symbol, timeframe)

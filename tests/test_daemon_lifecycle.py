@@ -181,3 +181,36 @@ def test_shutdown_is_bounded_when_a_task_never_returns(
     assert "stuck" in caplog.text and "not finished at shutdown" in caplog.text
     assert journal.events[-2:] == ["mt5.shutdown", "backend.close"]
     assert not bridge.database.health()
+
+
+class RecordingEvent(threading.Event):
+    """A stop event that records the timeout of every wait on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+def test_run_waits_for_the_stop_in_short_slices(fresh_database, redis_prefix, tmp_path, journal):
+    # On Windows an untimed wait is not interrupted by Ctrl+C: the handler would never run.
+    clock = ManualClock(START)
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    stop = RecordingEvent()
+    bridge = Bridge(settings, stop, journalled_backend(settings, clock, journal))
+    bridge.connect()
+    runner = threading.Thread(target=bridge.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while len(stop.timeouts) < 3:
+        assert time.monotonic() < deadline, "run() never waited"
+        time.sleep(0.05)
+    stop.set()
+    runner.join(10)
+    bridge.shutdown()
+
+    assert not runner.is_alive()
+    assert stop.timeouts and all(t is not None and t <= 1.0 for t in stop.timeouts)

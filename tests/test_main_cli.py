@@ -33,8 +33,8 @@ def bridge_env(pg: dict, prefix: str, tmp_path: Path, **overrides: str) -> dict[
         "PYTHONPATH": str(REPO),
         "LANG": "C.UTF-8",
         "MT5_BACKEND": "simulator",
-        # Explicit zone: "auto" needs a live tick, and forex ticks stop at weekends.
-        "MT5_SERVER_TIMEZONE": "Europe/Athens",
+        # The default: the broker's clock read from the terminal's history, as in production.
+        "MT5_SERVER_TIMEZONE": "auto",
         "SIM_SERVER_TIMEZONE": "Europe/Athens",
         "SIM_SEED": "3",
         "POSTGRES_HOST": pg["host"],
@@ -356,3 +356,34 @@ def test_redis_unreachable_at_start_bars_are_stored_and_messages_spooled(
     with sqlite3.connect(tmp_path / "spool" / "outbox.sqlite3") as spool:
         types = dict(spool.execute("SELECT type, count(*) FROM outbox GROUP BY type").fetchall())
     assert types.get("bar", 0) >= count(fresh_database, "bars")
+
+
+# -- --stop ---------------------------------------------------------------------------------------
+
+
+def test_stop_asks_the_running_bridge_to_shut_down_in_order(fresh_database, redis_prefix, tmp_path):
+    env = bridge_env(fresh_database, redis_prefix, tmp_path)
+    process = start_daemon(env, tmp_path)
+    try:
+        poll(lambda: log_has(tmp_path, "Bridge running"), 60, "the bridge to run")
+        result = run_cli(["--stop", "--wait", "30"], env, tmp_path)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert result.returncode == 0 and "has stopped" in result.stdout
+    assert code == 0
+    text = (tmp_path / "bridge.log").read_text("utf-8")
+    assert text.index("Stop requested by") < text.index("Bridge stopped")
+    assert not (tmp_path / "spool" / "bridge.stop").exists()
+
+
+def test_stop_with_no_bridge_running_fails_and_leaves_no_request(redis_prefix, tmp_path):
+    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "unused"}
+    env = bridge_env(pg, redis_prefix, tmp_path)
+    result = run_cli(["--stop", "--wait", "1"], env, tmp_path)
+
+    assert result.returncode == 1 and "No bridge stopped" in result.stderr
+    assert not (tmp_path / "spool" / "bridge.stop").exists()

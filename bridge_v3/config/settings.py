@@ -35,6 +35,7 @@ class SimulatorSettings:
     server_timezone: str = "Europe/Athens"  # the simulated broker's own clock
     state_file: str = ""
     balance: float = 10000.0
+    host_clock_skew: float = 0.0  # seconds the bridge's clock runs ahead of the broker's
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ VARIABLES: tuple[Variable, ...] = (
         "SIM_SERVER_TIMEZONE",
         "simulator",
         "server_timezone",
-        partial(parse_zone, allow_auto=False, allow_shift=False),
+        partial(parse_zone, allow_auto=False),
         "Europe/Athens",
     ),
     Variable(
@@ -105,6 +105,13 @@ VARIABLES: tuple[Variable, ...] = (
         "balance",
         partial(parse_float, low=0.0, high=1e12, low_open=True),
         "10000",
+    ),
+    Variable(
+        "SIM_HOST_CLOCK_SKEW",
+        "simulator",
+        "host_clock_skew",
+        partial(parse_float, low=-3600.0, high=3600.0),
+        "-3.5",
     ),
     Variable(
         "POSTGRES_HOST", "postgres", "host", partial(parse_host, socket_dir=True), "192.168.1.20"

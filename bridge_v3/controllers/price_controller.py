@@ -19,9 +19,10 @@ from dataclasses import astuple, dataclass, replace
 import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
+from bridge_v3.controllers.bar_closure import closed_mask, needs_tick
 from bridge_v3.controllers.bar_messages import bar_messages, forming_bar_message
 from bridge_v3.controllers.bar_validation import validate_bars
-from bridge_v3.exceptions import DependencyError
+from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.publisher import Publisher
@@ -63,15 +64,6 @@ class SyncResult:
         if self.skipped:
             parts.append(f"{self.skipped} series skipped")
         return ", ".join(parts)
-
-
-def closed_mask(rates: np.ndarray, timeframe: Timeframe, now: float) -> np.ndarray:
-    """True for bars whose period has ended by ``now`` (UTC seconds)."""
-    if timeframe.seconds:
-        return rates["time"] + timeframe.seconds <= now
-    opens = rates["time"].astype("datetime64[s]")
-    next_month = (opens.astype("datetime64[M]") + 1).astype("datetime64[s]")
-    return next_month.astype(np.int64) <= now
 
 
 class PriceController:
@@ -117,15 +109,22 @@ class PriceController:
         """One cycle for every series: fetch each (the terminal is serial anyway), then store
         all of them in one transaction and publish them in one batch.
 
-        A series the terminal refuses (unknown symbol, bad request) is logged and skipped;
-        a lost terminal or database fails the cycle, and the next one fetches again.
+        A series the terminal refuses or fails (unknown symbol, an IPC fault after retries)
+        is logged and skipped for this cycle; a lost terminal ends the fetching, and what was
+        fetched is still stored. Nothing is fetched while the broker clock is not trusted.
         """
+        if not self._mt5.server_time.trusted:
+            with self._lock:
+                self.totals.update(held=1)
+            return SyncResult()
         now = self._clock()
         batches, skipped = [], 0
         for symbol, timeframe in self.series if series is None else series:
             try:
                 batches.append(self._prepare(symbol, timeframe, now))
-            except DependencyError as error:
+            except TerminalDisconnectedError:
+                break  # the MT5 service logged it and reconnects; store what we have
+            except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
                 skipped += 1
         return replace(self._commit(batches, now, publish=True), skipped=skipped)
@@ -148,7 +147,8 @@ class PriceController:
         while start < now:
             end = min(now, start + chunk_days * DAY)
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
-            rates = rates[(rates["time"] >= start) & closed_mask(rates, timeframe, now)]
+            closed = self._closed(symbol, timeframe, rates, now) if end >= now else True
+            rates = rates[(rates["time"] >= start) & closed]
             batch = self._validate(symbol, timeframe, rates, now)
             total = _add(total, self._commit([batch], now, publish=False))
             if progress:
@@ -166,11 +166,26 @@ class PriceController:
         last = self.watermark(symbol, timeframe)
         start = self._fetch_start(last, timeframe, now)
         rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
-        closed = closed_mask(rates, timeframe, now)
+        closed = self._closed(symbol, timeframe, rates, now)
         batch = self._validate(symbol, timeframe, rates[closed], now)
         forming = rates[~closed]
         batch.forming = forming[-1] if len(forming) else None
         return batch
+
+    def _closed(
+        self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
+    ) -> np.ndarray:
+        """Which bars are closed (see ``bar_closure``): the newest tick is asked only when
+        the host clock puts the last bar near its end."""
+        newest = self._newest_tick(symbol) if needs_tick(rates, timeframe, now) else None
+        return closed_mask(rates, timeframe, newest_tick=newest, now=now)
+
+    def _newest_tick(self, symbol: str) -> float | None:
+        try:
+            tick = self._mt5.tick(symbol)
+        except (DependencyError, TerminalError):
+            return None  # the host clock decides, after its grace period
+        return int(tick.get("time_msc") or int(tick["time"]) * 1000) / 1000
 
     def _validate(
         self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float

@@ -94,7 +94,12 @@ class TickController:
             return self._marks.get(symbol)
 
     def sync(self, symbol: str) -> TickSyncResult:
-        """Fetch, store and publish the ticks of ``symbol`` since its watermark, up to now."""
+        """Fetch, store and publish the ticks of ``symbol`` since its watermark, up to now.
+        Nothing is fetched while the broker clock is not trusted."""
+        if not self._mt5.server_time.trusted:
+            with self._lock:
+                self.totals.update(held=1)
+            return TickSyncResult()
         now_msc = int(self._clock() * 1000)
         mark = self._mark_or_first_window(symbol, now_msc)
         total = TickSyncResult()

@@ -59,6 +59,7 @@ class DatabaseService:
         # The pool raises when exhausted; the semaphore makes callers wait for a connection.
         self._slots = threading.BoundedSemaphore(settings.pool_max)
         self._table_columns: dict[str, frozenset[str]] = {}
+        self.commits = 0  # transactions committed since start-up (only ever grows)
         self._tick_months: set[str] = set()
 
     def __repr__(self) -> str:
@@ -123,6 +124,7 @@ class DatabaseService:
         try:
             yield conn
             conn.commit()
+            self.commits += 1
         except psycopg2.Error as error:
             # A closed connection, or one that cannot even roll back, means the server is
             # gone (an outage); anything else is this statement's problem.

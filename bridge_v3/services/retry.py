@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -15,8 +16,24 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+WAIT_SLICE = 0.5
+
+
 class RetryAborted(BridgeError):
     """Retrying stopped because shutdown was requested."""
+
+
+def wait_in_slices(event: threading.Event, seconds: float, piece: float = WAIT_SLICE) -> bool:
+    """``event.wait(seconds)`` in pieces of at most ``piece`` seconds; True if it was set.
+
+    On Windows a long wait delays Ctrl+C (and a service stop) until it ends: the signal
+    handler runs only between pieces.
+    """
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if event.wait(min(piece, left)):
+            return True
+    return event.is_set()
 
 
 @dataclass(frozen=True)
@@ -57,5 +74,5 @@ class Retry:
                     raise
                 delay = self.backoff.delay(attempt - 1)
                 logger.warning("%s failed (%s); retry %d in %.1fs", what, error, attempt, delay)
-                if self.stop.wait(delay):
+                if wait_in_slices(self.stop, delay):
                     raise RetryAborted(f"{what}: stopped while waiting to retry") from error

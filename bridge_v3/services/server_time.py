@@ -2,14 +2,20 @@
 
 MT5 stamps bars, ticks and deals with the broker's server wall clock written as if it
 were a Unix epoch ("server epochs"). ``ServerTime`` converts those numbers to real UTC
-epochs and back, from a spec (``MT5_SERVER_TIMEZONE``):
+epochs and back, following a broker clock given as a spec (``MT5_SERVER_TIMEZONE``):
 
 * an IANA zone (``Europe/Athens``, ``EET``; ``Etc/GMT+2`` keeps its POSIX meaning, UTC-2);
 * ``UTC`` (server clock is UTC);
 * a zone plus fixed hours, ``America/New_York+7`` or ``Asia/Tokyo-0:30``: the broker
   clock shows that zone's wall time shifted by the hours (New York + 7 h is UTC+2 in
   winter and UTC+3 in summer, switching on US DST dates);
-* ``auto``: one fixed offset learnt from a live tick with :meth:`ServerTime.calibrate`.
+* ``auto``: the zone is not known yet; :meth:`ServerTime.adopt` sets the one detected from
+  the terminal's history (``bridge_v3.services.broker_clock``). Always a zone with its
+  daylight-saving rules, never one frozen offset.
+
+A clock can be *distrusted* (:meth:`ServerTime.distrust`) when the terminal contradicts
+it: server -> UTC conversions then raise ``BrokerClockUntrustedError`` so that nothing is
+stored with wrong times (fail closed) until :meth:`ServerTime.trust` is called again.
 
 Daylight-saving changes make server wall time ambiguous (autumn: an hour occurs twice)
 or impossible (spring: an hour is skipped). The ``ambiguous`` policy of the array
@@ -22,7 +28,6 @@ Skipped times under ``"order"`` use the offset before the change (as ``fold=0``)
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,22 +36,17 @@ import numpy as np
 
 from bridge_v3.exceptions import ConfigError, TemporaryError
 
-logger = logging.getLogger(__name__)
-
 AMBIGUOUS_POLICIES = ("order", "earlier", "later")
 _SHIFT = re.compile(r"^(?P<zone>.+?)(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>[0-5]\d))?$")
 _DAY = 86_400
-_HALF_HOUR = 1_800
-# Real zone offsets lie within UTC-12..UTC+14; anything else means a stale tick.
-_MIN_OFFSET, _MAX_OFFSET = -12 * 3_600, 14 * 3_600
 
 
 class ServerTimeNotCalibratedError(TemporaryError):
-    """``auto`` server time has not yet seen a live tick, so no offset is known."""
+    """``auto`` server time has not detected the broker's clock yet."""
 
 
-class StaleTickError(TemporaryError):
-    """The tick offered to ``calibrate`` is too old (market closed): try a later one."""
+class BrokerClockUntrustedError(TemporaryError):
+    """The terminal contradicted the broker clock: nothing is converted until it agrees."""
 
 
 def _load_zone(name: str) -> ZoneInfo | None:
@@ -119,96 +119,118 @@ def _as_epoch(value: datetime | float) -> int:
     return int(value // 1)
 
 
-class ServerTime:
-    """Converts broker server epochs to UTC epochs and back (see module docstring).
+class _Clock:
+    """One broker clock: a zone (None = UTC) plus a fixed shift in seconds. Immutable."""
 
-    One instance may be shared by threads: each conversion reads the ``auto`` offset
-    once, so a concurrent ``calibrate`` affects whole batches, never half of one.
-    """
+    def __init__(self, spec: str, variable: str) -> None:
+        self.spec = spec
+        self.zone: ZoneInfo | None = None
+        self.shift = 0  # fixed seconds added to the zone's wall time
+        if spec.lower() != "utc":
+            self.zone = _load_zone(spec) or self._parse_shifted(variable)
+        self.table = _ZoneTable(self.zone) if self.zone is not None else None
 
-    def __init__(self, spec: str, *, variable: str = "MT5_SERVER_TIMEZONE") -> None:
-        self.spec = spec.strip()
-        self._zone: ZoneInfo | None = None
-        self._table: _ZoneTable | None = None
-        self._shift = 0  # fixed seconds added to the zone's wall time
-        self._auto = False
-        self._calibrated = False
-        self._parse(variable)
-
-    def __repr__(self) -> str:
-        return f"ServerTime({self.spec!r})"
-
-    @property
-    def is_auto(self) -> bool:
-        return self._auto
-
-    @property
-    def calibrated_offset(self) -> int | None:
-        """``auto`` only: the learnt offset in seconds (None before the first tick)."""
-        return self._shift if self._auto and self._calibrated else None
-
-    def _parse(self, variable: str) -> None:
-        lowered = self.spec.lower()
-        if lowered == "auto":
-            self._auto = True
-            return
-        if lowered == "utc":
-            return
-        zone = _load_zone(self.spec)
-        if zone is None:
-            zone = self._parse_shifted(variable)
-        self._zone, self._table = zone, _ZoneTable(zone)
-
-    def _parse_shifted(self, variable: str) -> ZoneInfo:
+    def _parse_shifted(self, variable: str) -> ZoneInfo | None:
         match = _SHIFT.match(self.spec)
         zone_name = match["zone"] if match else ""
-        zone = ZoneInfo("UTC") if zone_name.lower() == "utc" else _load_zone(zone_name)
-        if match is None or zone is None:
+        is_utc = zone_name.lower() == "utc"
+        zone = None if is_utc else _load_zone(zone_name)
+        if match is None or (zone is None and not is_utc):
             raise ConfigError(
                 variable,
                 f"must be an IANA time zone, UTC, ZONE+H[:MM] or auto, got {self.spec!r}",
                 "Europe/Athens",
             )
         seconds = int(match["hours"]) * 3_600 + int(match["minutes"] or 0) * 60
-        self._shift = seconds if match["sign"] == "+" else -seconds
+        self.shift = seconds if match["sign"] == "+" else -seconds
         return zone
 
-    # ----------------------------------------------------------------- auto mode
+    def to_server_array(self, utc: np.ndarray) -> np.ndarray:
+        if self.table is None or utc.size == 0:
+            return utc + self.shift
+        changes, offsets = self.table.table(int(utc.min()), int(utc.max()))
+        return utc + offsets[np.searchsorted(changes, utc, side="right")] + self.shift
 
-    def calibrate(self, server_tick_time: int, utc_now: float) -> int:
-        """Learn the offset (``auto``) from a fresh tick's server time and the UTC now.
+    def offsets(
+        self, server: np.ndarray, ambiguous: str, strict: bool, order_key: np.ndarray | None
+    ) -> np.ndarray:
+        if self.table is None or server.size == 0:
+            return np.full(server.shape, self.shift, dtype=np.int64)
+        wall = server - self.shift  # the zone's own wall clock
+        changes, offsets = self.table.table(int(wall.min()) - _DAY, int(wall.max()) + _DAY)
+        starts = changes + np.minimum(offsets[:-1], offsets[1:])
+        ends = changes + np.maximum(offsets[:-1], offsets[1:])
+        before = np.searchsorted(ends, wall, side="right")  # fold=0
+        if ambiguous == "earlier":
+            return offsets[before] + self.shift
+        after = np.searchsorted(starts, wall, side="right")  # fold=1
+        if ambiguous == "order":
+            key = wall if order_key is None else order_key
+            after = _resolve_by_order(before, after, offsets, key, strict)
+        return offsets[after] + self.shift
 
-        The difference is rounded to 30 minutes, so the tick must be less than about
-        15 minutes old (a live market). Returns the offset in seconds; logs when it
-        changes. Raises StaleTickError (the offset is kept) when the difference is one no
-        real zone has, as with the last tick of a closed market.
-        """
+
+class ServerTime:
+    """Converts broker server epochs to UTC epochs and back (see module docstring).
+
+    One instance may be shared by threads: each conversion reads the clock in force once,
+    so an ``adopt`` or ``distrust`` affects whole batches, never half of one.
+    """
+
+    def __init__(self, spec: str, *, variable: str = "MT5_SERVER_TIMEZONE") -> None:
+        self.spec = spec.strip()
+        self._variable = variable
+        self._auto = self.spec.lower() == "auto"
+        self._clock: _Clock | None = None if self._auto else _Clock(self.spec, variable)
+        self._distrust: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ServerTime({self.spec!r}, zone={self.zone!r})"
+
+    @property
+    def is_auto(self) -> bool:
+        return self._auto
+
+    @property
+    def zone(self) -> str | None:
+        """The broker clock in force (``Europe/Athens``, ``America/New_York+7``), or None
+        while ``auto`` has not detected one."""
+        clock = self._clock
+        return clock.spec if clock is not None else None
+
+    @property
+    def trusted(self) -> bool:
+        """True when a zone is known and nothing has contradicted it."""
+        return self._clock is not None and self._distrust is None
+
+    @property
+    def distrust_reason(self) -> str | None:
+        return self._distrust
+
+    def adopt(self, spec: str) -> None:
+        """Convert with the broker clock ``spec`` from now on (``auto`` detection's result)."""
         if not self._auto:
-            raise ValueError(f"calibrate() applies to 'auto' server time, not {self.spec!r}")
-        offset = round((server_tick_time - utc_now) / _HALF_HOUR) * _HALF_HOUR
-        if not _MIN_OFFSET <= offset <= _MAX_OFFSET:
-            raise StaleTickError(
-                f"server tick time {server_tick_time} is {server_tick_time - utc_now:.0f} s "
-                "from UTC now: the tick is stale (market closed?), offset not changed"
-            )
-        if not self._calibrated:
-            logger.info("Server clock offset detected: UTC%s", _format_offset(offset))
-        elif offset != self._shift:
-            logger.warning(
-                "Server clock offset changed from UTC%s to UTC%s (DST or broker change); "
-                "converting with the new offset from now on",
-                _format_offset(self._shift),
-                _format_offset(offset),
-            )
-        self._shift, self._calibrated = offset, True
-        return offset
+            raise ValueError(f"adopt() applies to 'auto' server time, not {self.spec!r}")
+        self._clock = _Clock(spec, self._variable)
 
-    def _require_calibration(self) -> None:
-        if self._auto and not self._calibrated:
+    def distrust(self, reason: str) -> None:
+        """Refuse server -> UTC conversions until :meth:`trust` (fail closed)."""
+        self._distrust = reason
+
+    def trust(self) -> None:
+        self._distrust = None
+
+    def _current(self, *, converting_to_utc: bool) -> _Clock:
+        clock = self._clock
+        if clock is None:
             raise ServerTimeNotCalibratedError(
-                "MT5_SERVER_TIMEZONE=auto has no offset yet: it is learnt from the first "
-                "live tick (ServerTime.calibrate); set an explicit zone to convert history"
+                "MT5_SERVER_TIMEZONE=auto has not detected the broker's clock yet; it is "
+                "read from the terminal's history at connection (or set the zone explicitly)"
             )
+        reason = self._distrust
+        if converting_to_utc and reason is not None:
+            raise BrokerClockUntrustedError(f"broker clock {clock.spec} not trusted: {reason}")
+        return clock
 
     # --------------------------------------------------------------- conversions
 
@@ -246,13 +268,10 @@ class ServerTime:
         return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(utc))
 
     def to_server_array(self, utc_epochs: np.ndarray) -> np.ndarray:
-        """UTC epochs (seconds) -> server epochs; always unambiguous."""
-        self._require_calibration()
-        utc = np.asarray(utc_epochs, dtype=np.int64)
-        if self._zone is None or utc.size == 0:
-            return utc + self._shift
-        changes, offsets = self._table.table(int(utc.min()), int(utc.max()))
-        return utc + offsets[np.searchsorted(changes, utc, side="right")] + self._shift
+        """UTC epochs (seconds) -> server epochs; always unambiguous. Works while the clock
+        is distrusted (query bounds and the trading day stay usable)."""
+        clock = self._current(converting_to_utc=False)
+        return clock.to_server_array(np.asarray(utc_epochs, dtype=np.int64))
 
     def to_server(self, utc: datetime | float) -> int:
         """A UTC instant (tz-aware datetime or epoch) -> server epoch, for request arguments."""
@@ -268,21 +287,8 @@ class ServerTime:
     ) -> np.ndarray:
         if ambiguous not in AMBIGUOUS_POLICIES:
             raise ValueError(f"ambiguous must be one of {AMBIGUOUS_POLICIES}, got {ambiguous!r}")
-        self._require_calibration()
-        if self._zone is None or server.size == 0:
-            return np.full(server.shape, self._shift, dtype=np.int64)
-        wall = server - self._shift  # the zone's own wall clock
-        changes, offsets = self._table.table(int(wall.min()) - _DAY, int(wall.max()) + _DAY)
-        starts = changes + np.minimum(offsets[:-1], offsets[1:])
-        ends = changes + np.maximum(offsets[:-1], offsets[1:])
-        before = np.searchsorted(ends, wall, side="right")  # fold=0
-        if ambiguous == "earlier":
-            return offsets[before] + self._shift
-        after = np.searchsorted(starts, wall, side="right")  # fold=1
-        if ambiguous == "order":
-            key = wall if order_key is None else order_key
-            after = _resolve_by_order(before, after, offsets, key, strict)
-        return offsets[after] + self._shift
+        clock = self._current(converting_to_utc=True)
+        return clock.offsets(server, ambiguous, strict, order_key)
 
 
 def _resolve_by_order(
@@ -303,9 +309,3 @@ def _resolve_by_order(
         second_pass = np.logical_or.accumulate(np.concatenate(([False], went_back)))
         chosen[members[second_pass]] = after[members[second_pass]]
     return chosen
-
-
-def _format_offset(seconds: int) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    hours, rest = divmod(abs(seconds), 3_600)
-    return f"{sign}{hours:02d}:{rest // 60:02d}"

@@ -14,7 +14,9 @@ force after the change, i.e. it falls just before the change. With this rule
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 import time
 from datetime import datetime, timezone
 from typing import Protocol
@@ -73,14 +75,35 @@ class ManualClock:
         self._now = float(utc)
 
 
+_SHIFTED = re.compile(r"^(?P<zone>.+?)(?P<sign>[+-])(?P<hours>\d{1,2})(?::(?P<minutes>[0-5]\d))?$")
+
+
+def split_zone(spec: str) -> tuple[str, int]:
+    """``America/New_York+7`` -> (``America/New_York``, 25200); a plain zone has shift 0."""
+    with contextlib.suppress(ValueError):
+        _load_zone(spec)
+        return spec, 0
+    match = _SHIFTED.match(spec)
+    if match is None:
+        _load_zone(spec)  # raises the unknown-zone error
+    seconds = int(match["hours"]) * 3_600 + int(match["minutes"] or 0) * 60
+    return match["zone"], seconds if match["sign"] == "+" else -seconds
+
+
 @functools.lru_cache(maxsize=16)
-def _zone_table(zone: str) -> tuple[np.ndarray, np.ndarray]:
+def _zone_table(spec: str) -> tuple[np.ndarray, np.ndarray]:
     """(UTC instants of every offset change, offset in force from each) for 1970..2100.
 
     The first entry stands for "since forever". Offsets are sampled daily and each change
     is pinned to the second by bisection; zones with two changes within one day do not
-    exist in the table's range.
+    exist in the table's range. A shifted zone's offsets carry its shift.
     """
+    zone, shift = split_zone(spec)
+    instants, offsets = _plain_zone_table(zone)
+    return instants, offsets + shift
+
+
+def _plain_zone_table(zone: str) -> tuple[np.ndarray, np.ndarray]:
     info = _load_zone(zone)
     start = int(datetime(_TABLE_FIRST_YEAR, 1, 1, tzinfo=timezone.utc).timestamp())
     end = int(datetime(_TABLE_END_YEAR, 1, 1, tzinfo=timezone.utc).timestamp())
@@ -122,7 +145,8 @@ class BrokerTime:
     """Converts true UTC to the broker's server clock and back, scalar or vectorised.
 
     ``zone`` is an IANA zone name (default ``Europe/Athens``: UTC+2 in winter, UTC+3 in
-    summer, as many brokers run), or ``UTC``. Offsets are known from 1970 to 2100; later
+    summer, as many brokers run), ``UTC``, or a zone plus hours (``America/New_York+7``:
+    New York's wall clock seven hours on, the other common broker style). Offsets are known from 1970 to 2100; later
     instants keep the last offset. See the module docstring for repeated/skipped hours.
     """
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge_v3.exceptions import ConfigError
 from bridge_v3.simulator.state import StateFileError, load_state
@@ -234,11 +233,15 @@ def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
 
 
 def _check_zone(zone: str) -> None:
+    from bridge_v3.simulator.clock import split_zone
+
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+        split_zone(zone)
+    except (ValueError, TypeError) as error:
         raise ConfigError(
-            "server_timezone", f"unknown IANA time zone {zone!r}", "Europe/Athens"
+            "server_timezone",
+            f"unknown time zone {zone!r} (an IANA zone, or one plus hours)",
+            "Europe/Athens",
         ) from error
 
 

@@ -20,10 +20,8 @@ import psycopg2
 import pytest
 
 from bridge_v3.config.constants import TIMEFRAMES
-from bridge_v3.controllers.price_controller import closed_mask
 from bridge_v3.daemon import Bridge
 from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
-from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 from bridge_v3.simulator.clock import ManualClock
 from tests.test_daemon_e2e import START, stored_bars, terminal_closed_bars
 from tests.test_daemon_faults import settings_for
@@ -35,23 +33,6 @@ AFTER_DST = datetime(2026, 3, 30, 12, 0, 30, tzinfo=timezone.utc).timestamp()
 
 def utc(*args: int) -> int:
     return int(datetime(*args, tzinfo=timezone.utc).timestamp())
-
-
-# -- which bars are closed ----------------------------------------------------------------------
-
-
-def test_closed_mask_minutes_and_months():
-    rates = np.zeros(3, dtype=RATES_DTYPE)
-    rates["time"] = [utc(2026, 3, 25, 9, 58), utc(2026, 3, 25, 9, 59), utc(2026, 3, 25, 10, 0)]
-    now = utc(2026, 3, 25, 10, 0, 30)
-    assert closed_mask(rates, M1, now).tolist() == [True, True, False]
-    assert closed_mask(rates, M1, utc(2026, 3, 25, 10, 1)).tolist() == [True, True, True]
-
-    months = np.zeros(3, dtype=RATES_DTYPE)
-    months["time"] = [utc(2026, 1, 1), utc(2026, 2, 1), utc(2026, 3, 1)]  # 28-day February
-    assert closed_mask(months, MN1, utc(2026, 3, 1) - 1).tolist() == [True, False, False]
-    assert closed_mask(months, MN1, utc(2026, 3, 1)).tolist() == [True, True, False]
-    assert closed_mask(months, MN1, utc(2026, 4, 1)).tolist() == [True, True, True]
 
 
 # -- a bridge whose terminal answers can be edited ------------------------------------------------
@@ -260,3 +241,54 @@ def test_monthly_bars_store_only_closed_months(rig, fresh_database):
     # Month bars open at the broker's midnight of the 1st (the evening before, in UTC).
     assert [(m.year, m.month, m.day) for m in months] == [(2025, 12, 1), (2026, 1, 1), (2026, 2, 1)]
     assert bridge.prices.watermark("EURUSD", MN1) == stored[-1][0]
+
+
+# -- closure decided by the terminal ------------------------------------------------------------
+
+
+def test_a_host_clock_running_ahead_stores_every_bar_once_and_complete(
+    fresh_database, redis_prefix, tmp_path
+):
+    clock = ManualClock(START)
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    skewed = replace(settings.simulator, host_clock_skew=40.0)  # the VPS clock is 40 s fast
+    settings = replace(settings, simulator=skewed)
+    backend = simulator_backend(settings.simulator, clock)
+    bridge = Bridge(settings, threading.Event(), backend)
+    bridge.connect()
+    try:
+        for _ in range(36):  # three minutes in 5 s steps
+            clock.advance(5)
+            bridge.prices.sync("EURUSD", M1)
+    finally:
+        bridge.shutdown(drain_seconds=1)
+
+    assert bridge.prices.totals["corrected"] == 0  # no bar was stored before it was whole
+    stored = bars_on(fresh_database)
+    true_now = clock.now()  # the terminal's clock, not the host's
+    assert stored == terminal_closed_bars(backend, "EURUSD", M1, stored[0][0], true_now)
+    assert stored[-1][0] == int(true_now) // 60 * 60 - 60
+
+
+def test_the_last_bar_of_the_week_is_stored_once_the_market_is_quiet(
+    fresh_database, redis_prefix, tmp_path
+):
+    friday_close = utc(2026, 3, 27, 21)  # 17:00 New York (US summer time)
+    clock = ManualClock(friday_close - 90)
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    backend = simulator_backend(settings.simulator, clock)
+    bridge = Bridge(settings, threading.Event(), backend)
+    bridge.connect()
+    try:
+        bridge.prices.sync("EURUSD", M1)
+        clock.set(friday_close + 60)  # no newer bar and no newer tick will come
+        bridge.prices.sync("EURUSD", M1)
+        before_grace = bridge.prices.watermark("EURUSD", M1)
+        clock.set(friday_close + 60 + 180)
+        bridge.prices.sync("EURUSD", M1)
+        after_grace = bridge.prices.watermark("EURUSD", M1)
+    finally:
+        bridge.shutdown(drain_seconds=1)
+
+    assert before_grace == friday_close - 120  # the last minute is not called closed yet
+    assert after_grace == friday_close - 60  # 16:59 New York: the week's last bar

@@ -20,6 +20,7 @@ from bridge_v3.exceptions import StorageError, TerminalError
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.mt5.backends import simulator_backend
 from bridge_v3.services.mt5.contract.dtypes import TICKS_DTYPE
+from bridge_v3.services.server_time import ServerTime
 from bridge_v3.services.tick_store import TickMark, TickStore
 from bridge_v3.simulator.clock import ManualClock
 from tests.controllers.tick_support import (
@@ -133,6 +134,7 @@ class ScriptedTerminal:
     def __init__(self) -> None:
         self.ticks = np.zeros(0, dtype=TICKS_DTYPE)
         self.error: TerminalError | None = None
+        self.server_time = ServerTime("UTC")  # its times are UTC already
 
     def arrive(self, times_msc: list[int]) -> None:
         new = np.zeros(len(times_msc), dtype=TICKS_DTYPE)

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from bridge_v3.exceptions import DependencyError, TemporaryError
-from bridge_v3.services.retry import Backoff, Retry, RetryAborted
+from bridge_v3.services.retry import Backoff, Retry, RetryAborted, wait_in_slices
 
 
 class Flaky:
@@ -66,3 +66,21 @@ def test_backoff_jitter_spreads_delays():
     backoff = Backoff(base=10.0, cap=10.0, jitter=1.0, rng=random.Random(7))
     delays = {round(backoff.delay(0), 6) for _ in range(20)}
     assert len(delays) > 10
+
+
+class CountingEvent(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+def test_waiting_to_retry_is_cut_in_short_slices():
+    stop = CountingEvent()
+    assert wait_in_slices(stop, 1.2, piece=0.3) is False
+    assert len(stop.timeouts) >= 4 and max(stop.timeouts) <= 0.3
+    stop.set()
+    assert wait_in_slices(stop, 60) is True

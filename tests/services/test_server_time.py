@@ -6,7 +6,6 @@ independent reference) or from the published DST rules written out by hand.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,9 +16,9 @@ from hypothesis import strategies as st
 
 from bridge_v3.exceptions import ConfigError
 from bridge_v3.services.server_time import (
+    BrokerClockUntrustedError,
     ServerTime,
     ServerTimeNotCalibratedError,
-    StaleTickError,
 )
 
 UTC = timezone.utc
@@ -178,53 +177,50 @@ def test_unknown_ambiguous_policy_is_refused():
         ServerTime("Europe/Athens").to_utc_array(np.array([0]), ambiguous="latest")
 
 
-# ---------------------------------------------------------------- auto offset
+# ------------------------------------------------------- auto zone and trust
 
 
-def test_auto_refuses_to_convert_before_calibration():
+def test_auto_refuses_to_convert_before_a_zone_is_adopted():
     server_time = ServerTime("auto")
-    with pytest.raises(ServerTimeNotCalibratedError, match="live tick"):
+    with pytest.raises(ServerTimeNotCalibratedError, match="history"):
         server_time.to_utc_array(np.array([epoch(2026, 1, 1, 0, 0)]))
     with pytest.raises(ServerTimeNotCalibratedError):
         server_time.to_server(0)
-    assert server_time.calibrated_offset is None
+    assert server_time.zone is None and not server_time.trusted
 
 
-def test_auto_rounds_to_half_hours_and_converts_with_the_learnt_offset():
+def test_auto_converts_with_the_adopted_zone_on_both_sides_of_a_dst_change():
     server_time = ServerTime("auto")
-    now = epoch(2026, 1, 6, 10, 0) + 0.25
-    offset = server_time.calibrate(int(now) + 7200 - 40, now)  # tick 40 s old
-    assert offset == 7200
-    assert server_time.to_utc(epoch(2026, 1, 6, 12, 0)) == datetime(2026, 1, 6, 10, tzinfo=UTC)
-    assert server_time.to_server(epoch(2026, 1, 6, 10, 0)) == epoch(2026, 1, 6, 12, 0)
+    server_time.adopt("Europe/Athens")
+    assert server_time.zone == "Europe/Athens" and server_time.trusted
+    friday, monday = epoch(2026, 10, 23, 12, 0), epoch(2026, 10, 26, 12, 0)
+    assert server_time.to_server(friday) == friday + 3 * 3600
+    assert server_time.to_server(monday) == monday + 2 * 3600
+    back = server_time.to_utc_array(np.array([friday + 3 * 3600, monday + 2 * 3600]))
+    assert back.tolist() == [friday, monday]
 
 
-def test_auto_logs_when_the_offset_changes(caplog):
-    server_time = ServerTime("auto")
-    now = float(epoch(2026, 3, 27, 10, 0))
-    with caplog.at_level(logging.INFO, logger="bridge_v3.services.server_time"):
-        server_time.calibrate(int(now) + 7200, now)
-        server_time.calibrate(int(now) + 7205, now + 5)
-        server_time.calibrate(int(now) + 10800, now)
-    messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 2
-    assert "UTC+02:00" in messages[0]
-    assert "from UTC+02:00 to UTC+03:00" in messages[1]
-    assert server_time.calibrated_offset == 10800
-
-
-def test_auto_refuses_a_stale_tick_and_keeps_its_offset():
-    server_time = ServerTime("auto")
-    now = float(epoch(2026, 1, 11, 10, 0))  # Sunday; last tick on Friday evening
-    server_time.calibrate(int(now) + 7200, now)
-    with pytest.raises(StaleTickError, match="stale"):
-        server_time.calibrate(epoch(2026, 1, 9, 23, 59), now)
-    assert server_time.calibrated_offset == 7200
-
-
-def test_calibrate_is_only_for_auto():
+def test_adopt_is_only_for_auto():
     with pytest.raises(ValueError, match="auto"):
-        ServerTime("Europe/Athens").calibrate(0, 0.0)
+        ServerTime("Europe/Athens").adopt("UTC")
+
+
+def test_a_distrusted_clock_refuses_server_to_utc_but_still_gives_query_bounds():
+    server_time = ServerTime("Europe/Athens")
+    server_time.distrust("a tick 1 h in the future")
+    with pytest.raises(BrokerClockUntrustedError, match="1 h in the future"):
+        server_time.to_utc_array(np.array([epoch(2026, 1, 6, 12, 0)]))
+    with pytest.raises(BrokerClockUntrustedError):
+        server_time.to_utc_msc_array(np.array([epoch(2026, 1, 6, 12, 0) * 1000]))
+    assert server_time.to_server(epoch(2026, 1, 6, 10, 0)) == epoch(2026, 1, 6, 12, 0)
+    server_time.trust()
+    assert server_time.to_utc(epoch(2026, 1, 6, 12, 0)) == datetime(2026, 1, 6, 10, tzinfo=UTC)
+
+
+def test_utc_with_a_shift_is_a_fixed_offset():
+    server_time = ServerTime("UTC+2")
+    assert server_time.to_server(epoch(2026, 7, 1, 0, 0)) == epoch(2026, 7, 1, 2, 0)
+    assert server_time.to_server(epoch(2026, 1, 1, 0, 0)) == epoch(2026, 1, 1, 2, 0)
 
 
 # ------------------------------------------------------------ property tests

@@ -85,11 +85,16 @@ def test_no_new_prices_while_the_server_clock_relives_an_hour():
     assert market.is_open("BTCUSD") and after["time_msc"] >= utc(2024, 10, 27, 4) * 1000
 
 
-@pytest.mark.parametrize(("day", "hour"), [((2024, 3, 24), 0), ((2024, 4, 7), 1)])
-def test_forex_week_opens_at_sunday_22_utc_in_server_time(market, day, hour):
-    """Winter: Monday 00:00 server (UTC+2); summer: Monday 01:00 server (UTC+3)."""
+@pytest.mark.parametrize(
+    ("day", "weekday", "hour"),
+    [((2024, 1, 14), 0, 0), ((2024, 3, 17), 6, 23), ((2024, 4, 7), 0, 0)],
+)
+def test_forex_week_opens_at_sunday_17_new_york_in_server_time(market, day, weekday, hour):
+    """Both in winter or both in summer: Monday 00:00 server. In the weeks when New York
+    has moved to summer time and Athens has not, the week opens at Sunday 23:00 server."""
     sunday = server_day(*day)
     m1 = market.rates_range("EURUSD", TF["M1"], sunday, sunday + 2 * 86_400)
     first = datetime(1970, 1, 1) + timedelta(seconds=int(m1["time"][0]))
-    expected = datetime(*day, 22, tzinfo=ZoneInfo("UTC")).astimezone(ATHENS)
-    assert (first.weekday(), first.hour) == (expected.weekday(), expected.hour) == (0, hour)
+    expected = datetime(*day, 17, tzinfo=ZoneInfo("America/New_York")).astimezone(ATHENS)
+    assert (first.weekday(), first.hour) == (expected.weekday(), expected.hour)
+    assert (first.weekday(), first.hour) == (weekday, hour)

@@ -159,9 +159,10 @@ def test_copy_ticks_kinds(market):
 
 
 def test_forex_is_closed_at_the_weekend_and_crypto_is_not(market):
-    friday_close, sunday_open = utc(2024, 6, 7, 22), utc(2024, 6, 9, 22)
+    # Friday and Sunday 17:00 New York: 21:00 UTC under US summer time.
+    friday_close, sunday_open = utc(2024, 6, 7, 21), utc(2024, 6, 9, 21)
     server = market.broker_time
-    # Friday 21:00..21:59 and Sunday 22:00..23:00 UTC inclusive: 60 + 61 minutes.
+    # Friday 20:00..20:59 and Sunday 21:00..22:00 UTC inclusive: 60 + 61 minutes.
     low, high = server.to_server(friday_close - 3600), server.to_server(sunday_open + 3600)
     fx = market.rates_range("EURUSD", TF["M1"], low, high)
     fx_utc = server.to_utc_array(fx["time"])
@@ -178,7 +179,7 @@ def test_weekend_tick_is_fridays_last(market):
     market_at_weekend, _ = make_market(utc(2024, 6, 8, 12))
     tick = market_at_weekend.tick("EURUSD")
     assert wall(int(tick["time"])) < wall(
-        market_at_weekend.broker_time.to_server(utc(2024, 6, 7, 22))
+        market_at_weekend.broker_time.to_server(utc(2024, 6, 7, 21))
     )
     last = market_at_weekend.rates_from_pos("EURUSD", TF["M1"], 0, 1)[0]
     assert float(tick["bid"]) == float(last["close"])

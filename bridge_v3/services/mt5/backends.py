@@ -1,9 +1,16 @@
-"""Choosing the terminal behind the MT5 service: the real package, a remote one, or the simulator."""
+"""Choosing the terminal behind the MT5 service: the real package, a remote one, or the simulator.
+
+The backend never tells the bridge the broker's clock: ``MT5_SERVER_TIMEZONE=auto`` reads it
+from the terminal's history with every backend, the simulator included, as it must with a
+real terminal.
+"""
 
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,17 +33,6 @@ class TerminalBackend:
     open_client: Callable[[], TerminalClient]
     clock: Callable[[], float] = time.time
     close: Callable[[], None] = field(default=lambda: None)
-    known_timezone: str = ""  # the broker clock, when the backend knows it (the simulator)
-
-    def server_timezone(self, configured: str) -> str:
-        """MT5_SERVER_TIMEZONE, except that ``auto`` takes the zone the backend knows.
-
-        The simulated broker's zone is a setting, so guessing it from a tick (which fails
-        while the market is closed) is never needed.
-        """
-        if configured == "auto" and self.known_timezone:
-            return self.known_timezone
-        return configured
 
 
 def import_metatrader5() -> Any | None:
@@ -51,21 +47,29 @@ def choose_backend(
     simulator: SimulatorSettings,
     *,
     importer: Callable[[], Any | None] = import_metatrader5,
+    platform: str = sys.platform,
 ) -> TerminalBackend:
-    """Resolve MT5_BACKEND (``auto`` = the real package if importable, else the simulator)."""
+    """Resolve MT5_BACKEND: ``auto`` is the real package when it imports; on Linux (only)
+    it falls back to the simulator, loudly. On Windows a failed import is an error: paper
+    prices must never flow into a production database unnoticed."""
     kind = mt5.backend
     module = None
     if kind in (Backend.AUTO, Backend.METATRADER5):
         module = importer()
-        if module is None and kind is Backend.METATRADER5:
+        if module is None and (kind is Backend.METATRADER5 or platform == "win32"):
             raise ConfigError(
                 "MT5_BACKEND",
-                "is 'metatrader5' but the MetaTrader5 package cannot be imported "
-                "(it exists only for Windows: pip install MetaTrader5)",
-                "simulator",
+                f"is '{kind.value}' but the MetaTrader5 package cannot be imported "
+                "(pip install MetaTrader5; it exists only for Windows). For paper trading "
+                "set MT5_BACKEND=simulator",
+                "metatrader5",
             )
         if module is None:
-            logger.warning("MetaTrader5 package not importable: using the SIMULATED terminal")
+            logger.warning(
+                "MetaTrader5 package not importable: MT5_BACKEND=auto uses the SIMULATED "
+                "terminal (paper prices, not a broker's). Set MT5_BACKEND=simulator to say "
+                "so, or MT5_BACKEND=remote to reach a real terminal"
+            )
             kind = Backend.SIMULATOR
     if kind in (Backend.AUTO, Backend.METATRADER5):
         return TerminalBackend(
@@ -74,17 +78,38 @@ def choose_backend(
             lambda: ModuleClient(module, "metatrader5"),
         )
     if kind is Backend.REMOTE:
-        host, port = mt5.remote_host, mt5.remote_port
-        return TerminalBackend(
-            Backend.REMOTE,
-            f"remote terminal over RPyC at {host}:{port}",
-            lambda: RemoteClient(host, port, timeout=mt5.timeout_ms / 1000),
-        )
+        return remote_backend(mt5)
     return simulator_backend(simulator)
 
 
+def remote_backend(mt5: MT5Settings) -> TerminalBackend:
+    """An RPyC classic server: mt5linux under Wine, or the simulator's server."""
+    host, port = mt5.remote_host, mt5.remote_port
+    if not is_loopback(host):
+        logger.warning(
+            "MT5_REMOTE_HOST=%s is not this machine: an RPyC classic server runs any code "
+            "its peer sends, both ways. Reach it through an SSH tunnel or a private network",
+            host,
+        )
+    return TerminalBackend(
+        Backend.REMOTE,
+        f"remote terminal over RPyC at {host}:{port}",
+        lambda: RemoteClient(host, port, timeout=mt5.timeout_ms / 1000),
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> TerminalBackend:
-    """The simulated terminal in this process (paper trading). Its clock drives the bridge."""
+    """The simulated terminal in this process (paper trading). Its clock drives the bridge
+    (``SIM_HOST_CLOCK_SKEW`` puts the bridge's clock off the broker's, as a VPS's may be)."""
     from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
 
     config = SimulatorConfig(
@@ -104,11 +129,16 @@ def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> Termina
         f"SIMULATED terminal (paper trading, seed {settings.seed}, "
         f"broker zone {settings.server_timezone})"
     )
+    skew = settings.host_clock_skew
+
+    def host_clock() -> float:
+        """The bridge's host clock: the simulated time, off by the configured skew."""
+        return simulation.clock.now() + skew
+
     return TerminalBackend(
         Backend.SIMULATOR,
         description,
         lambda: ModuleClient(simulation.terminal, "simulator"),
-        clock=simulation.clock.now,
+        clock=host_clock,
         close=close,
-        known_timezone=settings.server_timezone,
     )

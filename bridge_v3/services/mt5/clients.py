@@ -69,11 +69,21 @@ def _bridge_v3_call(blob):
 class RemoteClient:
     """Calls ``MetaTrader5`` on an RPyC classic server (mt5linux under Wine, or our simulator)."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 60.0) -> None:
-        import rpyc  # imported here: only this backend needs it
+    def __init__(
+        self, host: str, port: int, *, timeout: float = 60.0, connect_timeout: float = 5.0
+    ) -> None:
+        # Imported here: only this backend needs them.
+        from rpyc.core.service import SlaveService
+        from rpyc.core.stream import SocketStream
+        from rpyc.utils.factory import connect_stream
 
         self.name = f"remote {host}:{port}"
-        self._connection = rpyc.classic.connect(host, port, keepalive=True)
+        # One attempt bounded by connect_timeout: an unreachable host fails fast and the
+        # caller's backoff decides when to try again.
+        stream = SocketStream.connect(
+            host, port, timeout=connect_timeout, keepalive=True, attempts=1, ipv6=":" in host
+        )
+        self._connection = connect_stream(stream, SlaveService)
         self._connection._config["sync_request_timeout"] = timeout
         self._connection.execute(_REMOTE_HELPER)
         self._remote_call = self._connection.namespace["_bridge_v3_call"]

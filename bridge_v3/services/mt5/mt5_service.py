@@ -3,11 +3,17 @@
 Every terminal call goes through ``MT5Service``: one lock (the ``MetaTrader5`` package is
 process-global and never releases the GIL), trading calls served before history pulls,
 ``last_error()`` translated into our exceptions, reconnection with capped jittered backoff,
-and broker server time converted to UTC on the way out.
+and broker server time converted to UTC on the way out (the clock kept right by a
+``ClockWatch``).
+
+A passing IPC fault costs the call a short retry, not the connection: the terminal is
+dropped only when it stops answering ``terminal_info()`` or a call fails that way several
+times in a row. A symbol that left Market Watch is selected again once and the call retried.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -19,23 +25,30 @@ from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import (
     BridgeError,
-    FatalError,
+    SymbolNotFoundError,
     TemporaryError,
     TerminalDisconnectedError,
     TerminalError,
 )
+from bridge_v3.services.mt5 import session
 from bridge_v3.services.mt5.call_stats import CallStats
 from bridge_v3.services.mt5.clients import TerminalClient
+from bridge_v3.services.mt5.clock_watch import ClockWatch
 from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.services.mt5.errors import translate
 from bridge_v3.services.mt5.priority_lock import PriorityLock
 from bridge_v3.services.mt5.time_fields import to_utc_fields
 from bridge_v3.services.retry import Backoff
-from bridge_v3.services.server_time import ServerTime, StaleTickError
+from bridge_v3.services.server_time import ServerTime
 
 logger = logging.getLogger(__name__)
 
 NO_DATA_CODE = -3  # copy_* with nothing in the range: (-3, 'No memory') and None
+IPC_TIMEOUT_CODE = -10005
+CALL_RETRIES = 2  # further attempts of a call after a passing IPC fault
+RETRY_PAUSE = 0.05  # seconds, times the attempt number
+TIMEOUTS_BEFORE_PROBE = 3  # consecutive IPC timeouts before terminal_info() is asked
+SHUTDOWN_WAIT = 10.0  # seconds shutdown() waits for a call in progress
 
 ClientFactory = Callable[[], TerminalClient]
 
@@ -52,18 +65,23 @@ class MT5Service:
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._open_client = open_client
         self._settings = settings
         self.server_time = server_time
+        self.clock_watch = ClockWatch(server_time, clock=clock, monotonic=monotonic)
         self._clock = clock
         self._monotonic = monotonic
+        self._sleep = sleep
         self._backoff = backoff or Backoff(base=1.0, cap=60.0)
         self._lock = PriorityLock()
         self._client: TerminalClient | None = None
         self._failures = 0
+        self._timeouts_in_a_row = 0
         self._next_attempt = 0.0
         self._symbols: tuple[str, ...] = ()
+        self._unselectable: set[str] = set()
         self._reconnect_listeners: list[Callable[[], None]] = []
         self._attached_before = False
         self._closed = False
@@ -82,10 +100,11 @@ class MT5Service:
         self._reconnect_listeners.append(listener)
 
     def connect(self, symbols: Iterable[str] = ()) -> dict:
-        """Attach to the terminal, log in if an account is configured, select ``symbols``.
+        """Attach to the terminal, log in if an account is configured, select ``symbols``,
+        read and check the broker clock.
 
-        Returns the account info. Raises TerminalDisconnectedError (retry later) or
-        FatalError (credentials, versions: a person must act).
+        Returns the account info. Raises TemporaryError (retry later) or FatalError
+        (credentials, versions: a person must act).
         """
         self._symbols = tuple(symbols)
         with self._lock.hold(Priority.CRITICAL):
@@ -95,6 +114,8 @@ class MT5Service:
 
     def ensure_connected(self) -> None:
         """Reconnect if the terminal was lost and the backoff allows another attempt now."""
+        if self._closed:
+            raise TerminalDisconnectedError("MT5 service shut down: no further calls")
         if self._client is not None:
             return
         if self._monotonic() < self._next_attempt:
@@ -116,19 +137,30 @@ class MT5Service:
         for listener in self._reconnect_listeners:
             listener()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: float = SHUTDOWN_WAIT) -> None:
         """``mt5.shutdown()`` and close the client. Safe to call twice. Later calls are refused
-        (a task abandoned at shutdown must not initialize the terminal again)."""
-        with self._lock.hold(Priority.CRITICAL):
-            self._closed = True
-            client, self._client = self._client, None
-            if client is None:
-                return
-            try:
-                client.call("shutdown")
-            except Exception:  # the terminal may already be gone; we are leaving anyway
-                logger.debug("mt5.shutdown() failed", exc_info=True)
-            client.close()
+        (a task abandoned at shutdown must not initialize the terminal again). Waits at most
+        ``wait`` seconds for a call in progress, then leaves without ``mt5.shutdown()``."""
+        self._closed = True
+        try:
+            with self._lock.hold(Priority.CRITICAL, timeout=wait):
+                self._close_client()
+        except TimeoutError:
+            logger.warning(
+                "A terminal call was still running after %g s: leaving without mt5.shutdown()",
+                wait,
+            )
+
+    def _close_client(self) -> None:
+        self._closed = True
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.call("shutdown")
+        except Exception:  # the terminal may already be gone; we are leaving anyway
+            logger.debug("mt5.shutdown() failed", exc_info=True)
+        client.close()
         logger.info("MT5 terminal connection closed")
 
     def _attach(self) -> dict:
@@ -139,11 +171,7 @@ class MT5Service:
             raise TerminalDisconnectedError(f"MT5 terminal unreachable: {error}") from error
         self.backend_name = client.name
         try:
-            self._initialize(client)
-            account = self._raw(client, "account_info")
-            self._check_account(account)
-            self._select(client, self._symbols)
-            self._calibrate_clock(client)
+            account = self._set_up(client)
         except TemporaryError:
             client.close()
             self._schedule_retry()
@@ -156,53 +184,16 @@ class MT5Service:
         self._attached_before = True
         return account
 
-    def _initialize(self, client: TerminalClient) -> None:
-        kwargs: dict[str, Any] = {"timeout": self._settings.timeout_ms}
-        if self._settings.path:
-            kwargs["path"] = self._settings.path
-        self._raw(client, "initialize", **kwargs)
-        account = self._settings.account
-        if account is None:
-            return
-        current = self._raw(client, "account_info")
-        if current and current.get("login") == account:
-            return  # already logged in: logging in again would drop the session
-        self._raw(
-            client,
-            "login",
-            account,
-            password=self._settings.password.reveal(),
-            server=self._settings.server,
-            timeout=self._settings.timeout_ms,
-        )
-
-    def _check_account(self, account: dict) -> None:
-        wanted = self._settings.account
-        if wanted is not None and account.get("login") != wanted:
-            raise FatalError(f"MT5 terminal is logged in to {account.get('login')}, not {wanted}")
-
-    def _select(self, client: TerminalClient, symbols: Iterable[str]) -> None:
-        for symbol in symbols:
-            selected, error = client.call("symbol_select", symbol, True)
-            if not selected:
-                logger.error("Symbol %s cannot be selected (%s, %r): skipped", symbol, *error)
-
-    def _calibrate_clock(self, client: TerminalClient) -> None:
-        if not self.server_time.is_auto:
-            return
-        times = []
-        for symbol in self._symbols:
-            tick, _ = client.call("symbol_info_tick", symbol)
-            if tick:
-                times.append(int(tick["time"]))
-        if not times:
-            raise TemporaryError("MT5_SERVER_TIMEZONE=auto: no tick yet to learn the offset from")
-        try:
-            self.server_time.calibrate(max(times), self._clock())
-        except StaleTickError:
-            if self.server_time.calibrated_offset is None:
-                raise  # nothing to convert with yet: wait for a live tick (retried)
-            logger.warning("Newest tick is stale; keeping the server offset learnt before")
+    def _set_up(self, client: TerminalClient) -> dict:
+        """initialize, log in, select symbols, check the clock: all on ``client``."""
+        first = not self._attached_before
+        self._raw(client, "initialize", **session.initialize_arguments(self._settings, first=first))
+        call = functools.partial(self._locked_call, client)
+        account = session.log_in(call, functools.partial(self._peek, client), self._settings)
+        self._unselectable = set(session.select_symbols(call, self._symbols))
+        self._timeouts_in_a_row = 0
+        self.clock_watch.check(call, self._symbols, redetect=True)
+        return account
 
     def _schedule_retry(self) -> None:
         self._failures += 1
@@ -219,17 +210,73 @@ class MT5Service:
 
     def _raw(self, client: TerminalClient, function: str, *args: Any, **kwargs: Any) -> Any:
         """One call on ``client`` (lock already held); failures become our exceptions."""
-        started = time.perf_counter()
-        try:
-            result, (code, message) = client.call(function, *args, **kwargs)
-        except (OSError, EOFError) as error:
-            raise TerminalDisconnectedError(f"MT5 {function}: connection lost: {error}") from error
-        finally:
-            self.stats.add(function, time.perf_counter() - started)
+        result, (code, message) = self._timed(client, function, args, kwargs)
         if result is None or result is False:
             subject = args[0] if args and isinstance(args[0], str) else kwargs.get("symbol", "")
             raise translate(function, code, message, subject)
         return result
+
+    def _peek(self, client: TerminalClient, function: str, *args: Any, **kwargs: Any) -> Any:
+        """The raw result (None or False on failure) of a call whose failure is an answer."""
+        return self._timed(client, function, args, kwargs)[0]
+
+    def _timed(self, client: TerminalClient, function: str, args: tuple, kwargs: dict) -> tuple:
+        started = time.perf_counter()
+        try:
+            return client.call(function, *args, **kwargs)
+        except (OSError, EOFError) as error:
+            raise TerminalDisconnectedError(f"MT5 {function}: connection lost: {error}") from error
+        finally:
+            self.stats.add(function, time.perf_counter() - started)
+
+    def _locked_call(self, client: TerminalClient, function: str, *args: Any, **kwargs: Any) -> Any:
+        """One call, lock held: retried after a passing IPC fault, its symbol selected again
+        if it left Market Watch. TerminalDisconnectedError only when the terminal is gone."""
+        for attempt in range(1 + CALL_RETRIES):
+            try:
+                result = self._reselecting(client, function, args, kwargs)
+            except TerminalDisconnectedError as error:
+                if not self._answers(client, error):
+                    raise
+                last = error
+                self._sleep(RETRY_PAUSE * (attempt + 1))
+                continue
+            self._timeouts_in_a_row = 0
+            return result
+        raise TerminalError(f"{last} ({1 + CALL_RETRIES} attempts)", last.code) from last
+
+    def _reselecting(self, client: TerminalClient, function: str, args: tuple, kwargs: dict) -> Any:
+        try:
+            return self._raw(client, function, *args, **kwargs)
+        except SymbolNotFoundError:
+            symbol = args[0] if args and isinstance(args[0], str) else ""
+            if not symbol or function == "symbol_select" or not self._reselect(client, symbol):
+                raise
+        return self._raw(client, function, *args, **kwargs)
+
+    def _reselect(self, client: TerminalClient, symbol: str) -> bool:
+        """Put a symbol back in Market Watch once; False if the terminal will not."""
+        if symbol in self._unselectable:
+            return False
+        if self._peek(client, "symbol_select", symbol, True):
+            logger.info("%s was missing from Market Watch: selected it again", symbol)
+            return True
+        self._unselectable.add(symbol)
+        return False
+
+    def _answers(self, client: TerminalClient, error: TerminalDisconnectedError) -> bool:
+        """After a failed call: is the terminal still there? A lone IPC timeout is taken as
+        passing; anything else, or timeouts in a row, asks ``terminal_info()`` (twice)."""
+        self._timeouts_in_a_row += 1
+        if error.code == IPC_TIMEOUT_CODE and self._timeouts_in_a_row < TIMEOUTS_BEFORE_PROBE:
+            return True
+        for _ in range(2):
+            try:
+                if self._peek(client, "terminal_info") is not None:
+                    return True
+            except TerminalDisconnectedError:
+                return False
+        return False
 
     def call(
         self, function: str, *args: Any, priority: Priority = Priority.NORMAL, **kwargs: Any
@@ -241,10 +288,24 @@ class MT5Service:
             if client is None:
                 raise TerminalDisconnectedError("MT5 terminal not connected")
             try:
-                return self._raw(client, function, *args, **kwargs)
+                return self._locked_call(client, function, *args, **kwargs)
             except TerminalDisconnectedError as error:
                 self._drop_connection(error)
                 raise
+
+    def check_clock(self) -> dict:
+        """Re-check the broker clock against the terminal now; returns its status."""
+        self.ensure_connected()
+        with self._lock.hold(Priority.HIGH):
+            client = self._client
+            if client is None:
+                raise TerminalDisconnectedError("MT5 terminal not connected")
+            try:
+                self.clock_watch.check(functools.partial(self._locked_call, client), self._symbols)
+            except TerminalDisconnectedError as error:
+                self._drop_connection(error)
+                raise
+        return self.clock_watch.status()
 
     # -- typed helpers (times converted to UTC) ------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,22 +22,33 @@ class PriorityLock:
         self._order = itertools.count()
 
     @contextmanager
-    def hold(self, priority: int) -> Iterator[None]:
-        """Hold the lock; lower ``priority`` values are served first."""
-        self._acquire(priority)
+    def hold(self, priority: int, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock; lower ``priority`` values are served first. TimeoutError when
+        ``timeout`` seconds pass first (None: wait as long as it takes)."""
+        self._acquire(priority, timeout)
         try:
             yield
         finally:
             self._release()
 
-    def _acquire(self, priority: int) -> None:
+    def _acquire(self, priority: int, timeout: float | None) -> None:
         me = (priority, next(self._order))
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
             heapq.heappush(self._waiters, me)
             while self._held or self._waiters[0] != me:
-                self._condition.wait()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    self._give_up(me)
+                    raise TimeoutError(f"lock not free within {timeout} s")
+                self._condition.wait(remaining)
             heapq.heappop(self._waiters)
             self._held = True
+
+    def _give_up(self, me: tuple[int, int]) -> None:
+        self._waiters.remove(me)
+        heapq.heapify(self._waiters)
+        self._condition.notify_all()  # the next waiter may be first now
 
     def _release(self) -> None:
         with self._condition:

@@ -2,7 +2,7 @@
 
 Values are those a broker's ``symbol_info`` typically shows (5-digit forex, 3-digit JPY
 pairs, 2-digit gold and crypto). Forex and gold trade Monday to Friday (closed from
-Friday 22:00 UTC to Sunday 22:00 UTC) with market execution; crypto trades around the
+Friday 17:00 to Sunday 17:00 New York time) with market execution; crypto trades around the
 clock with instant execution (Fill or Kill only), so both fill policies are exercised.
 """
 
@@ -63,7 +63,7 @@ class SymbolSpec:
     swap_mode: int
     margin_initial: float
     margin_hedged: float
-    always_open: bool  # crypto; forex/metal closed Fri 22:00 UTC .. Sun 22:00 UTC
+    always_open: bool  # crypto; forex/metal closed Fri 17:00 .. Sun 17:00 New York
     start_price: float  # the level prices wander around
     annual_volatility: float  # of log returns, e.g. 0.07 = 7 % a year
 

@@ -1,0 +1,164 @@
+"""Attaching to a terminal as a real Windows host meets it: nobody logged in, a terminal that
+needs time, a symbol taken out of Market Watch, a call stuck at shutdown, passing IPC faults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from datetime import datetime, timezone
+
+import pytest
+
+from bridge_v3.config.constants import TIMEFRAMES
+from bridge_v3.config.secret import Secret
+from bridge_v3.config.settings import MT5Settings
+from bridge_v3.exceptions import TemporaryError, TerminalDisconnectedError, TerminalError
+from bridge_v3.services.mt5.clients import ModuleClient
+from bridge_v3.services.mt5.mt5_service import MT5Service
+from bridge_v3.services.mt5.session import REATTACH_TIMEOUT_MS
+from bridge_v3.services.retry import Backoff
+from bridge_v3.services.server_time import ServerTime
+from bridge_v3.simulator.clock import ManualClock
+from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
+from bridge_v3.simulator.faults import FaultPlan
+
+START = datetime(2026, 3, 25, 10, 0, 30, tzinfo=timezone.utc).timestamp()
+M1 = TIMEFRAMES["M1"]
+LOGIN = 10000001
+
+
+class Recording:
+    """The simulator's client, recording every call with its keywords. ``logged_out`` makes
+    ``account_info`` answer None (nobody logged in) until ``login`` is called."""
+
+    def __init__(self, simulation, *, logged_out: bool = False, gate: str = "") -> None:
+        self._client = ModuleClient(simulation.terminal, "simulator")
+        self.name = "simulator"
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.logged_out = logged_out
+        self.gate_function, self.entered, self.gate = gate, threading.Event(), threading.Event()
+
+    def call(self, function: str, *args, **kwargs):
+        self.calls.append((function, args, kwargs))
+        if function == self.gate_function:
+            self.entered.set()
+            assert self.gate.wait(10)
+        if function == "login":
+            self.logged_out = False
+        if function == "account_info" and self.logged_out:
+            return None, (1, "Success")
+        return self._client.call(function, *args, **kwargs)
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.calls]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def build(settings: MT5Settings | None = None, faults=None, **client_options):
+    clock = ManualClock(START)
+    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5, faults=faults), clock)
+    clients: list[Recording] = []
+
+    def open_client() -> Recording:
+        clients.append(Recording(simulation, **client_options))
+        return clients[-1]
+
+    service = MT5Service(
+        open_client,
+        settings or MT5Settings(server_timezone="Europe/Athens"),
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        backoff=Backoff(base=1.0, cap=8.0, jitter=0.0),
+        sleep=lambda seconds: None,
+    )
+    return service, clients, clock, simulation
+
+
+def test_nobody_logged_in_and_no_account_set_is_retried_and_says_what_to_do():
+    service, clients, _, _ = build(logged_out=True)
+    with pytest.raises(TemporaryError, match="log in on the terminal.*MT5_ACCOUNT"):
+        service.connect(["EURUSD"])
+    assert "login" not in clients[-1].names()
+
+
+def test_nobody_logged_in_with_an_account_set_logs_in_with_what_is_set():
+    settings = MT5Settings(
+        server_timezone="Europe/Athens", account=LOGIN, password=Secret("sim"), server=""
+    )
+    service, clients, _, _ = build(settings, logged_out=True)
+    account = service.connect(["EURUSD"])
+
+    assert account["login"] == LOGIN
+    (login,) = [(args, kwargs) for name, args, kwargs in clients[-1].calls if name == "login"]
+    assert login[0] == (LOGIN,) and login[1]["password"] == "sim"
+    assert "server" not in login[1]  # not set: the terminal's own is used
+
+
+def test_only_the_first_attach_may_wait_long_in_initialize():
+    plan = FaultPlan(disconnected_from=START + 10, disconnected_until=START + 30)
+    service, clients, clock, _ = build(MT5Settings(server_timezone="Europe/Athens"), faults=plan)
+    service.connect(["EURUSD"])
+    clock.set(START + 20)
+    with pytest.raises(TerminalDisconnectedError):
+        service.account_info()
+    while not service.connected:
+        clock.advance(1)
+        with contextlib.suppress(TerminalDisconnectedError):
+            service.account_info()
+
+    timeouts = [kw["timeout"] for c in clients for n, _, kw in c.calls if n == "initialize"]
+    assert timeouts[0] == 60000  # MT5_TIMEOUT_MS: the terminal may be starting
+    assert len(timeouts) >= 2 and set(timeouts[1:]) == {REATTACH_TIMEOUT_MS}
+
+
+def test_a_symbol_taken_out_of_market_watch_is_selected_again_once(caplog):
+    service, clients, clock, simulation = build()
+    service.connect(["EURUSD"])
+    simulation.terminal.symbol_select("EURUSD", False)  # by hand, on the terminal
+
+    with caplog.at_level(logging.INFO):
+        rates = service.rates_range("EURUSD", M1.mt5, clock.now() - 600, clock.now())
+    assert len(rates) >= 9
+    assert clients[-1].names()[-3:] == ["copy_rates_range", "symbol_select", "copy_rates_range"]
+    assert any("selected it again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lone_ipc_timeout_costs_a_retry_and_keeps_the_connection():
+    service, clients, clock, simulation = build()
+    service.connect(["EURUSD"])
+    simulation.terminal._set_fault_plan(FaultPlan(seed=1, ipc_timeout_rate=0.3))
+    failed = 0
+    for _ in range(40):
+        try:
+            service.account_info()
+        except TerminalError as error:
+            assert error.code == -10005 and not isinstance(error, TerminalDisconnectedError)
+            failed += 1
+    simulation.terminal._set_fault_plan(None)
+    assert service.connected and service.reconnects == 0
+    assert clients[-1].names().count("account_info") > 45  # timeouts were retried
+    assert failed <= 3  # only three timeouts in a row fail a call
+
+
+def test_shutdown_waits_a_bounded_time_for_a_call_in_progress(caplog):
+    service, clients, clock, _ = build(gate="copy_rates_range")
+    service.connect(["EURUSD"])
+    worker = threading.Thread(
+        target=lambda: service.rates_range("EURUSD", M1.mt5, clock.now() - 600, clock.now()),
+        daemon=True,
+    )
+    worker.start()
+    assert clients[-1].entered.wait(5)
+
+    with caplog.at_level(logging.WARNING):
+        service.shutdown(wait=0.2)
+    assert any("still running" in r.getMessage() for r in caplog.records)
+    clients[-1].gate.set()
+    worker.join(5)
+    with pytest.raises(TerminalDisconnectedError):
+        service.account_info()  # refused after shutdown, even though it could not finish
