@@ -36,6 +36,8 @@ from bridge_v3.services.redis_service import Prepared, RedisService, dumps
 
 logger = logging.getLogger(__name__)
 
+MAX_TAIL = 10_000  # messages kept in memory for sending without reading them back
+
 
 class Publisher:
     """Wraps a RedisService, the local Outbox and (optionally) the PostgreSQL staging table."""
@@ -76,6 +78,9 @@ class Publisher:
         self._unconfirmed_key = f"seq-unconfirmed:{redis.prefix}:{redis.source}"
         self._seq = self._resume_seq()
         self._pending = len(outbox)
+        # The outbox's whole content, when it was numbered in this run and nothing older waits:
+        # sent from memory instead of being read back. None otherwise (then it is read back).
+        self._tail: tuple[list[Prepared], int] | None = None
 
     def __repr__(self) -> str:
         return f"Publisher({self._redis!r}, {self._outbox!r}, pending={self._pending})"
@@ -221,10 +226,23 @@ class Publisher:
             for seq, (channel, type_, data) in enumerate(messages, start=first)
         ]
         last = first + len(rows) - 1
-        self._outbox.append(rows, meta={self._seq_key: str(last)}, transferred=transferred)
+        last_id = self._outbox.append(
+            rows, meta={self._seq_key: str(last)}, transferred=transferred
+        )
         self._seq = last
+        self._remember_tail([Prepared(*row) for row in rows], last_id)
         self._pending += len(rows)
         self._spool_state.succeeded()
+
+    def _remember_tail(self, prepared: list[Prepared], last_id: int) -> None:
+        if not prepared:
+            return
+        if self._pending == 0:
+            self._tail = (prepared, last_id)
+        elif self._tail is not None and len(self._tail[0]) < MAX_TAIL:
+            self._tail = (self._tail[0] + prepared, last_id)
+        else:
+            self._tail = None  # a long outage: read back from the outbox, memory stays flat
 
     def _transfer(self) -> int:
         """Move committed ``pending_messages`` rows into the outbox, oldest first."""
@@ -282,6 +300,7 @@ class Publisher:
             envelope["seq"] += high
             return dumps(envelope), envelope["seq"]
 
+        self._tail = None  # its envelopes carry the old numbers
         if high:
             count = self._outbox.rewrite(shifted)
             if count:
@@ -302,12 +321,11 @@ class Publisher:
         sent = 0
         try:
             self._first_contact()
+            if self._tail is not None and len(self._tail[0]) == self._pending:
+                sent += self._send_and_ack(*self._tail)
+            self._tail = None
             while self._pending and (items := self._outbox.peek(self._send_batch)):
-                self._redis.send([_prepared(item) for item in items])
-                self._outbox.ack_through(items[-1].id)
-                self._pending = max(0, self._pending - len(items))
-                sent += len(items)
-                self.sent += len(items)
+                sent += self._send_and_ack([_prepared(item) for item in items], items[-1].id)
             self._pending = 0  # the loop ends only when nothing waits
         except PublishError as error:
             self._redis_failed(error)
@@ -317,6 +335,13 @@ class Publisher:
             return sent
         self._redis_recovered(sent)
         return sent
+
+    def _send_and_ack(self, prepared: list[Prepared], last_id: int) -> int:
+        self._redis.send(prepared)
+        self._outbox.ack_through(last_id)
+        self._pending = max(0, self._pending - len(prepared))
+        self.sent += len(prepared)
+        return len(prepared)
 
     def _due(self) -> bool:
         return not self._down or self._clock() >= self._next_try

@@ -11,6 +11,7 @@ module as ``PublishError``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -209,7 +210,7 @@ class RedisService:
         """The compact JSON envelope around already serialised ``data``: the same text
         ``dumps(envelope)`` gives, without serialising the data again."""
         return (
-            f'{{"v":{ENVELOPE_VERSION},"type":{dumps(type_)},"source":{self._source_json},'
+            f'{{"v":{ENVELOPE_VERSION},"type":{_json_name(type_)},"source":{self._source_json},'
             f'"account":{self._account_json},"seq":{seq},"ts":"{ts}","data":{data_json}}}'
         )
 
@@ -311,6 +312,12 @@ def _default(value: object) -> object:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@functools.lru_cache(maxsize=64)
+def _json_name(name: str) -> str:
+    """A message type as JSON: few distinct values, serialised once each."""
+    return dumps(name)
 
 
 def dumps(value: object) -> str:
