@@ -180,7 +180,7 @@ class DatabaseService:
     def _unreachable(self, error: Exception, *, report: bool = True) -> StorageError:
         """The error for a lost or refused connection; told to ``dependency`` unless this is
         start-up (whose retries say it themselves)."""
-        reason = self._scrub(error).strip().replace("\n", " ")
+        reason = " ".join(self._scrub(error).split())  # one line, for the log
         if report:
             self.dependency.failed(reason)
         return DatabaseUnavailableError(f"PostgreSQL unreachable at {self.address}: {reason}")
