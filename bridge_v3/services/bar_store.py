@@ -73,11 +73,6 @@ class BarStore:
             self._advance(conn, watermarks)
         return stored
 
-    def advance_watermark(self, symbol: str, timeframe: str, last_time: int) -> None:
-        """Move the watermark forward (never back) to ``last_time`` (UTC seconds)."""
-        with self._database.connection() as conn:
-            self._advance(conn, [(symbol, timeframe, last_time)])
-
     def _advance(self, conn, watermarks: Sequence[tuple[str, str, int]]) -> None:
         rows = [(self._account, symbol, timeframe, last) for symbol, timeframe, last in watermarks]
         with conn.cursor() as cursor:
