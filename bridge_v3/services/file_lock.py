@@ -81,6 +81,22 @@ class FileLock:
             os.close(fd)
 
 
+def held_by(path: str | Path) -> str | None:
+    """The process id holding the lock on ``path`` ('' if unknown), or None if it is free.
+    Looks only: creates and writes nothing."""
+    try:
+        fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        if not _try_lock(fd):
+            return _read_holder(fd)
+        _unlock(fd)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     try:
         os.lseek(fd, _PID_OFFSET, os.SEEK_SET)

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bridge_v3.exceptions import SpoolError
-from bridge_v3.services.file_lock import FileLock, FileLockHeld
+from bridge_v3.services.file_lock import FileLock, FileLockHeld, held_by
 
 logger = logging.getLogger(__name__)
 
@@ -303,17 +303,13 @@ def inspect_outbox(path: str | Path) -> str:
     if not path.exists():
         _check_creatable(path)
         return f"{path}: created at the first start"
-    holder = FileLock(path.with_name(path.name + ".lock"))
     try:
-        holder.acquire()
-    except FileLockHeld as held:
-        return f"{path}: in use by a running bridge (process {held.holder or '?'})"
+        holder = held_by(path.with_name(path.name + ".lock"))
     except OSError as error:
-        raise SpoolError(f"{path} cannot be locked ({error.strerror})") from None
-    try:
-        return f"{path}: {_waiting(path)} message(s) waiting"
-    finally:
-        holder.release()
+        raise SpoolError(f"{path}.lock cannot be read ({error.strerror})") from None
+    if holder is not None:
+        return f"{path}: in use by a running bridge (process {holder or '?'})"
+    return f"{path}: {_waiting(path)} message(s) waiting"
 
 
 def _check_creatable(path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bridge_v3.exceptions import SpoolError
-from bridge_v3.services.outbox import Outbox
+from bridge_v3.services.outbox import Outbox, inspect_outbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -207,3 +207,25 @@ def test_a_spool_written_by_the_previous_version_is_read_and_upgraded(tmp_path: 
     outbox.append([("c", "bar", '{"seq":6}', 6)])
 
     assert [(i.seq, i.envelope) for i in outbox.peek(10)] == [(None, '{"seq":5}'), (6, '{"seq":6}')]
+
+
+def test_inspecting_an_outbox_for_check_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "spool" / "outbox.sqlite3"
+    missing = inspect_outbox(path)
+    outbox = Outbox(path)
+    outbox.append(items("a", 2))
+    in_use = inspect_outbox(path)
+    outbox.close()
+    waiting = inspect_outbox(path)
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database" * 100)
+
+    assert missing == f"{path}: created at the first start"
+    assert in_use == f"{path}: in use by a running bridge (process {os.getpid()})"
+    assert waiting == f"{path}: 2 message(s) waiting"
+    with pytest.raises(SpoolError, match="is damaged"):
+        inspect_outbox(damaged)
+    with pytest.raises(SpoolError, match="cannot be created"):
+        inspect_outbox(READ_ONLY_FOLDER / "outbox.sqlite3")
+    assert damaged.read_bytes() == b"not a database" * 100  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.sqlite3", "spool"]
