@@ -91,6 +91,19 @@ def _add_account_options(group: argparse._ArgumentGroup) -> None:
     add("--leverage", type=_at_least_one, default=100, help="account leverage (default 100)")
     add("--netting", action="store_true", help="netting account instead of hedging")
     add("--login", type=_at_least_one, default=10000001, help="account number (default 10000001)")
+    add(
+        "--other-login",
+        type=_at_least_one,
+        action="append",
+        default=[],
+        metavar="N",
+        help="another account on the same server that login() can switch to (repeatable)",
+    )
+    add(
+        "--not-logged-in",
+        action="store_true",
+        help="start with nobody logged in: account_info() is None until login()",
+    )
     add("--symbols-suffix", default="", metavar="S", help="broker symbol suffix, e.g. .m")
     add(
         "--replay",
@@ -134,6 +147,19 @@ def _add_fault_options(group: argparse._ArgumentGroup) -> None:
         help="the first N initialize() calls fail",
     )
     add(
+        "--starting-seconds",
+        type=_non_negative,
+        default=0.0,
+        metavar="SECONDS",
+        help="the terminal is still starting for that long: initialize() blocks up to its "
+        "timeout meanwhile, then fails with (-10005, 'IPC timeout')",
+    )
+    add(
+        "--initialize-blocks",
+        action="store_true",
+        help="initialize() waits its whole timeout before failing while the terminal is gone",
+    )
+    add(
         "--autotrading-off",
         action="store_true",
         help="Algo Trading switched off: order_send answers 10027",
@@ -155,6 +181,8 @@ def faults_from_args(args: argparse.Namespace) -> FaultPlan | None:
         requote_rate=args.requote_rate,
         latency_seconds=args.latency,
         initialize_fails=args.initialize_fails,
+        initialize_blocks=args.initialize_blocks,
+        starting_seconds=args.starting_seconds,
         autotrading_off=args.autotrading_off,
         missing_symbols=frozenset(args.missing_symbol),
     )
@@ -176,6 +204,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         leverage=args.leverage,
         hedging=not args.netting,
         login=args.login,
+        other_logins=tuple(args.other_login),
+        logged_in=not args.not_logged_in,
         password=os.environ.get(PASSWORD_VARIABLE, "sim"),
         state_file=args.state,
         save_interval=args.save_interval,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,12 @@ class SimulatorConfig:
 
     ``start`` is the simulated UTC time (unix seconds) the clock starts from; None means
     now. ``replays`` maps a symbol (suffix included) to a price file it replays instead of
-    generated prices. ``state_file``, when set, is where the account and its trading
+    generated prices. ``state_file``, when set, is where the accounts and their trading
     history are kept across restarts. ``faults`` is a ``FaultPlan`` (None = no faults).
+
+    The terminal starts logged in to ``login`` unless ``logged_in`` is False (a terminal
+    nobody is logged in to). ``other_logins`` are more accounts on the same server, with
+    the same password and opening figures, that login()/initialize(login=...) switch to.
     """
 
     seed: int = 0
@@ -58,6 +63,8 @@ class SimulatorConfig:
     state_file: str | None = None
     save_interval: float = 60.0
     faults: Any = None
+    logged_in: bool = True
+    other_logins: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "replays", MappingProxyType(dict(self.replays)))
@@ -69,6 +76,8 @@ class SimulatorConfig:
         _check_whole("login", self.login, minimum=1)
         _check_whole("history_days", self.history_days, minimum=1)
         _check_whole("seed", self.seed, minimum=0)
+        object.__setattr__(self, "other_logins", tuple(self.other_logins))
+        _check_other_logins(self.login, self.other_logins)
         if self.start is not None and not math.isfinite(self.start):
             raise ConfigError("start", "must be a finite UTC unix time", "1763800000")
 
@@ -90,16 +99,22 @@ class _Persisted:
     config: SimulatorConfig
     clock: SimClock
     broker: PaperBroker
+    others: tuple[PaperBroker, ...] = ()
+    wall_time: Callable[[], float] = time.time
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, lease: float = 0.0) -> dict[str, Any]:
         return {
             "clock_utc": float(self.clock.now()),
+            "clock_saved_at": float(self.wall_time()),
+            "clock_lease": float(lease),
+            "clock_speed": float(getattr(self.clock, "speed", 1.0)),
             "config": {
                 "seed": self.config.seed,
                 "server_timezone": self.config.server_timezone,
                 "symbols_suffix": self.config.symbols_suffix,
             },
             "broker": self.broker.to_state(),
+            "accounts": [broker.to_state() for broker in self.others],
         }
 
 
@@ -110,17 +125,25 @@ _PERSISTED: weakref.WeakKeyDictionary[Any, _Persisted] = weakref.WeakKeyDictiona
 
 @dataclass
 class Simulation:
-    """The assembled parts of one simulated terminal."""
+    """The assembled parts of one simulated terminal (``broker``: the configured account;
+    ``others``: the other accounts it knows)."""
 
     config: SimulatorConfig
     clock: SimClock
     market: Market
     broker: PaperBroker
     terminal: SimulatedTerminal
+    others: tuple[PaperBroker, ...] = ()
 
-    def snapshot(self) -> dict[str, Any]:
-        """The persistent state as a JSON-ready dict. Take it under the terminal's lock."""
-        return _Persisted(self.config, self.clock, self.broker).snapshot()
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every call into the terminal holds: hold it to see no call half done."""
+        return self.terminal._lock
+
+    def snapshot(self, lease: float = 0.0) -> dict[str, Any]:
+        """The persistent state as a JSON-ready dict. Take it under ``lock``. ``lease``:
+        real seconds the clock may run on before the next snapshot (0: it stops here)."""
+        return _PERSISTED[self.terminal].snapshot(lease)
 
     def save(self, path: str | None = None) -> str:
         """Write the state atomically to ``path`` (default: the config's state file)."""
@@ -144,8 +167,18 @@ def save_state(terminal: SimulatedTerminal, path: str | None = None) -> str:
     return target
 
 
-def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) -> Simulation:
-    """Build the clock, market, broker and terminal; restore the broker from the state file.
+def create_simulation(
+    config: SimulatorConfig,
+    clock: SimClock | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    wall_time: Callable[[], float] = time.time,
+) -> Simulation:
+    """Build the clock, market, brokers and terminal; restore the brokers from the state file.
+
+    ``sleep`` is how the terminal's faults spend real time (latency, a blocking
+    initialize): tests pass one that records, or that advances their ``clock``.
+    ``wall_time`` is the host's clock, which decides where a restored clock resumes.
 
     Raises StateFileError when the state file exists but cannot be used, and whatever the
     market raises for a replay file it cannot read.
@@ -159,7 +192,7 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
 
     if state is not None:
         _warn_on_changed_identity(config, state)
-    clock = clock or _wall_clock(config, state)
+    clock = clock or _wall_clock(config, state, wall_time())
     market = Market(
         clock,
         BrokerTime(config.server_timezone),
@@ -168,41 +201,73 @@ def create_simulation(config: SimulatorConfig, clock: SimClock | None = None) ->
         replays=dict(config.replays) or None,
         history_days=config.history_days,
     )
-    broker = _broker(config, market, state)
-    terminal = _terminal(config, market, broker)
-    _PERSISTED[terminal] = _Persisted(config, clock, broker)
-    return Simulation(config, clock, market, broker, terminal)
+    broker, *others = _brokers(config, market, state)
+    terminal = _terminal(config, market, broker, others, sleep)
+    _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others), wall_time)
+    return Simulation(config, clock, market, broker, terminal, tuple(others))
 
 
-def create_terminal(config: SimulatorConfig, clock: SimClock | None = None) -> SimulatedTerminal:
+def create_terminal(
+    config: SimulatorConfig,
+    clock: SimClock | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SimulatedTerminal:
     """A ready simulated terminal: use it wherever ``import MetaTrader5 as mt5`` stands."""
-    return create_simulation(config, clock).terminal
+    return create_simulation(config, clock, sleep=sleep).terminal
 
 
-def _wall_clock(config: SimulatorConfig, state: dict | None) -> SimClock:
+def _wall_clock(config: SimulatorConfig, state: dict | None, now: float) -> SimClock:
     """A wall clock that never starts before the saved clock: time must not run backwards."""
     from bridge_v3.simulator.clock import WallClock
 
-    start = config.start
-    saved = state.get("clock_utc") if state else None
-    if saved is not None and saved > (start if start is not None else time.time()):
-        start = float(saved)
+    start = config.start if config.start is not None else now
+    resume = _resume_time(state, now) if state else None
+    if resume is not None and resume > start:
+        start = resume
     return WallClock(start=start, speed=config.speed)
 
 
-def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> PaperBroker:
+def _resume_time(state: dict, now: float) -> float | None:
+    """Where the saved clock may have got to by ``now`` (host time): its reading plus what
+    it ran after the save, up to the save's lease (a killed process shows no later time)."""
+    saved = state.get("clock_utc")
+    if saved is None:
+        return None
+    ran = min(max(now - state.get("clock_saved_at", now), 0.0), state.get("clock_lease", 0.0))
+    return float(saved) + state.get("clock_speed", 1.0) * ran
+
+
+def _brokers(config: SimulatorConfig, market: Market, state: dict | None) -> list[PaperBroker]:
+    """The configured account first, then the others: restored from the state, else new."""
+    brokers = _saved_brokers(config, market, state) or [_new_broker(config, market, config.login)]
+    known = {broker.config.login for broker in brokers}
+    new = [login for login in config.other_logins if login not in known]
+    return brokers + [_new_broker(config, market, login) for login in new]
+
+
+def _saved_brokers(config: SimulatorConfig, market: Market, state: dict | None) -> list:
     from bridge_v3.simulator.broker.broker import PaperBroker
     from bridge_v3.simulator.broker.state import BrokerStateError
 
-    if state is not None:
-        logger.info("restoring the paper account from %s", config.state_file)
-        try:
-            return PaperBroker.from_state(market, state["broker"])
-        except BrokerStateError as error:
-            raise StateFileError(config.state_file, f"broker state: {error}") from error
+    if state is None:
+        return []
+    logger.info("restoring the paper accounts from %s", config.state_file)
+    others = state.get("accounts", [])
+    try:
+        if not isinstance(others, list):
+            raise BrokerStateError(f"'accounts' must be a list, found {type(others).__name__}")
+        return [PaperBroker.from_state(market, part) for part in (state["broker"], *others)]
+    except BrokerStateError as error:
+        raise StateFileError(config.state_file, f"broker state: {error}") from error
+
+
+def _new_broker(config: SimulatorConfig, market: Market, login: int) -> PaperBroker:
+    from bridge_v3.simulator.broker.broker import PaperBroker
+
     return PaperBroker(
         market,
-        login=config.login,
+        login=login,
         balance=config.balance,
         leverage=config.leverage,
         currency=config.currency,
@@ -212,10 +277,24 @@ def _broker(config: SimulatorConfig, market: Market, state: dict | None) -> Pape
     )
 
 
-def _terminal(config: SimulatorConfig, market: Market, broker: PaperBroker) -> SimulatedTerminal:
+def _terminal(
+    config: SimulatorConfig,
+    market: Market,
+    broker: PaperBroker,
+    others: list[PaperBroker],
+    sleep: Callable[[float], None],
+) -> SimulatedTerminal:
     from bridge_v3.simulator.terminal import SimulatedTerminal
 
-    return SimulatedTerminal(market, broker, faults=config.faults, password=config.password)
+    return SimulatedTerminal(
+        market,
+        broker,
+        faults=config.faults,
+        password=config.password,
+        other_accounts=others,
+        logged_in=config.logged_in,
+        sleep=sleep,
+    )
 
 
 def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
@@ -230,6 +309,13 @@ def _warn_on_changed_identity(config: SimulatorConfig, state: dict) -> None:
                 saved[name],
                 getattr(config, name),
             )
+
+
+def _check_other_logins(login: int, others: tuple[int, ...]) -> None:
+    for other in others:
+        _check_whole("other_logins", other, minimum=1)
+    if len(set(others)) != len(others) or login in others:
+        raise ConfigError("other_logins", f"must be distinct and differ from login {login}")
 
 
 def _check_zone(zone: str) -> None:

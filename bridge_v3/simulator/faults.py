@@ -12,7 +12,16 @@ What each fault looks like from the caller's side (as with a real terminal):
 - ``disconnected_from``..``disconnected_until`` (simulated UTC): the terminal process is
   gone. The first call fails with (-10001, 'IPC send failed'), every later one with
   (-10004, 'No IPC connection'), and ``initialize()`` fails with (-10005, 'IPC timeout')
-  until the window is over; after it the caller must ``initialize()`` again;
+  until the window is over; after it the caller must ``initialize()`` again. With
+  ``initialize_blocks`` that initialize() first waits as the real one does (below);
+- ``starting_seconds``: the terminal is still starting for that long (simulated seconds)
+  after the plan is applied (when the terminal is built). Like a real terminal that is launching, hung or not
+  reachable, ``initialize(timeout=ms)`` then blocks (default 60000 ms; the real module
+  holds the GIL meanwhile): it waits until the terminal is ready if that comes within the
+  timeout and then attaches, else it waits the whole timeout and fails with (-10005,
+  'IPC timeout'). The wait is spent through the injected ``sleep`` (real seconds; the
+  simulated clock runs ``speed`` times faster), so a test passes a sleep that records
+  or advances its own clock;
 - ``offline_from``..``offline_until``: the terminal runs but has lost its trade server:
   ``terminal_info().connected`` is False and trade requests answer retcode 10031;
 - ``latency_seconds`` (+ up to ``latency_jitter``): extra time per call, spent through
@@ -56,6 +65,8 @@ class FaultPlan:
     latency_jitter: float = 0.0
     initialize_fails: int = 0
     initialize_error: tuple[int, str] = RES_E_INTERNAL_FAIL_TIMEOUT
+    initialize_blocks: bool = False
+    starting_seconds: float = 0.0
     requote_rate: float = 0.0
     autotrading_off: bool = False
     tradeapi_disabled: bool = False
@@ -67,7 +78,7 @@ class FaultPlan:
             rate = getattr(self, name)
             if not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
                 raise ValueError(f"FaultPlan.{name} must be a share between 0 and 1, got {rate!r}")
-        for name in ("latency_seconds", "latency_jitter"):
+        for name in ("latency_seconds", "latency_jitter", "starting_seconds"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"FaultPlan.{name} must be >= 0 seconds, got {value!r}")
@@ -89,10 +100,13 @@ class FaultInjector:
         plan: FaultPlan | None,
         now: Callable[[], float],
         sleep: Callable[[float], None] = time.sleep,
+        speed: float = 1.0,
     ) -> None:
         self.plan = plan or FaultPlan()
         self._now = now
         self._sleep = sleep
+        self._speed = speed
+        self._ready_at = now() + self.plan.starting_seconds
         seed = self.plan.seed
         self._ipc = random.Random(f"{seed}:ipc")
         self._latency = random.Random(f"{seed}:latency")
@@ -107,13 +121,36 @@ class FaultInjector:
         """True while the terminal has no link to the trade server."""
         return _inside(self._now(), self.plan.offline_from, self.plan.offline_until)
 
-    def on_initialize(self) -> None:
-        """Raise CallFailed when this initialize() must fail (planned failures, disconnect)."""
+    def on_initialize(self, timeout_ms: int = 60000) -> None:
+        """Raise CallFailed when this initialize() must fail (planned failures, a terminal
+        that is gone or still starting), after waiting as the real one would."""
         if self._initialize_failures_left > 0:
             self._initialize_failures_left -= 1
             raise CallFailed(self.plan.initialize_error, result=False)
-        if self.terminal_gone():
+        unreachable = self._unreachable_for()
+        if unreachable <= 0.0:
+            return
+        blocks = self.plan.initialize_blocks or self._now() < self._ready_at
+        if not blocks:
             raise CallFailed(RES_E_INTERNAL_FAIL_TIMEOUT, result=False)
+        self._block(unreachable / self._speed, max(timeout_ms, 0) / 1000.0)
+
+    def _unreachable_for(self) -> float:
+        """Simulated seconds until initialize() can attach (inf: no end in sight)."""
+        now = self._now()
+        waits = [self._ready_at - now]
+        if self.terminal_gone():
+            until = self.plan.disconnected_until
+            waits.append(math.inf if until is None else until - now)
+        return max(waits)
+
+    def _block(self, needed: float, timeout: float) -> None:
+        """Wait ``needed`` real seconds if within ``timeout``, else the timeout and fail."""
+        if needed <= timeout:
+            self._sleep(needed)
+            return
+        self._sleep(timeout)
+        raise CallFailed(RES_E_INTERNAL_FAIL_TIMEOUT, result=False)
 
     def on_call(self) -> None:
         """Every call that crosses the (simulated) pipe: latency, loss of the pipe, timeouts."""

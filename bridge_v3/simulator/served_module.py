@@ -4,6 +4,10 @@ The real module is process-global: one pipe, one ``last_error()``, every call ho
 GIL. The served module keeps that shape: one module object in ``sys.modules`` whose
 functions all pass through one lock, so calls from several clients never interleave.
 
+Its functions behave as the real module's C builtins: stored as a class attribute they stay
+unbound (``class H: v = mt5.version`` then ``H().v()`` calls ``version()``), and its result
+types and the wheel's private ``_RawOrder`` are attributes too.
+
 Arguments a client sends through RPyC arrive as netrefs to the client's objects. The
 real module would see plain dicts, lists and datetimes, so containers and datetimes are
 copied into local objects before the call (outside the lock: copying talks to the client).
@@ -12,7 +16,6 @@ copied into local objects before the call (outside the lock: copying talks to th
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import threading
 import types
 from collections.abc import Callable
@@ -22,7 +25,7 @@ from rpyc.core.netref import BaseNetref
 
 MODULE_NAME = "MetaTrader5"
 _MAX_DEPTH = 16
-_KEPT_DUNDERS = ("__version__", "__author__")
+_KEPT_PRIVATE = ("__version__", "__author__", "_RawOrder")
 
 
 class ServedModule(types.ModuleType):
@@ -34,7 +37,7 @@ class ServedModule(types.ModuleType):
         for name in _public_names(terminal):
             value = getattr(terminal, name)
             if callable(value) and not isinstance(value, type):
-                value = _locked(value, lock)
+                value = ModuleFunction(name, value, lock)
             setattr(self, name, value)
 
 
@@ -71,20 +74,33 @@ def _localise_netref(value: Any, depth: int) -> Any:
     return value
 
 
-def _locked(function: Callable[..., Any], lock: threading.RLock) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def call(*args: Any, **kwargs: Any) -> Any:
+class ModuleFunction:
+    """One function of the served module, called under the terminal lock.
+
+    An instance, not a Python function, so that it has no ``__get__``: like a C builtin it
+    stays unbound when stored on a class.
+    """
+
+    def __init__(self, name: str, function: Callable[..., Any], lock: threading.RLock) -> None:
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = function.__doc__
+        self.__module__ = MODULE_NAME
+        self._function = function
+        self._lock = lock
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args = tuple(localise(arg) for arg in args)
         kwargs = {key: localise(arg) for key, arg in kwargs.items()}
-        with lock:
-            return function(*args, **kwargs)
+        with self._lock:
+            return self._function(*args, **kwargs)
 
-    return call
+    def __repr__(self) -> str:
+        return f"<built-in function {self.__name__}>"
 
 
 def _public_names(terminal: Any) -> list[str]:
     return [
         name
         for name in dir(terminal)
-        if not name.startswith("_") or (name in _KEPT_DUNDERS and hasattr(terminal, name))
+        if not name.startswith("_") or (name in _KEPT_PRIVATE and hasattr(terminal, name))
     ]

@@ -21,48 +21,12 @@ import rpyc
 from rpyc.utils.server import ThreadedServer
 
 from bridge_v3.simulator.factory import Simulation
+from bridge_v3.simulator.saver import StateSaver
 from bridge_v3.simulator.served_module import install
-from bridge_v3.simulator.state import save_state
 
 logger = logging.getLogger(__name__)
 
 _JOIN_SECONDS = 5.0
-
-
-class StateSaver:
-    """Saves the simulation's state every ``interval`` seconds on its own thread."""
-
-    def __init__(self, simulation: Simulation, lock: threading.RLock, interval: float) -> None:
-        self._simulation = simulation
-        self._lock = lock
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sim-state-saver", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(_JOIN_SECONDS)
-
-    def save(self) -> None:
-        """Snapshot under the terminal lock (no call is half done), write outside it."""
-        with self._lock:
-            state = self._simulation.snapshot()
-        save_state(self._simulation.config.state_file, state)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.save()
-            except Exception:  # the loop's edge: a failed save is retried at the next one
-                logger.exception(
-                    "could not save the terminal state to %s; retrying in %.0f s",
-                    self._simulation.config.state_file,
-                    self._interval,
-                )
 
 
 class SimulatorServer:

@@ -5,7 +5,12 @@ its orders, positions, deals and history) plus the simulated clock's reading, so
 terminal's time never runs backwards after a restart:
 
     {"format": "bridge_v3.simulator.state", "version": 1,
-     "clock_utc": 1763800000.0, "config": {...}, "broker": {...}}
+     "clock_utc": 1763800000.0, "clock_saved_at": 1763790000.0, "clock_lease": 120.0,
+     "clock_speed": 1.0, "config": {...}, "broker": {...}, "accounts": [{...}, ...]}
+
+``clock_saved_at`` is the host's time of the save and ``clock_lease`` how many real
+seconds the clock may have run on after it (0 after a clean stop); ``accounts`` are the
+terminal's other paper accounts. Files without these keys (older ones) still load.
 
 Writes are atomic (temporary file, fsync, rename): a crash mid-save leaves either the
 old document or the new one, never half of one. A document that cannot be read is an
@@ -107,9 +112,10 @@ def _checked(path: Path, document: Any) -> dict[str, Any]:
         )
     if not isinstance(document.get("broker"), dict):
         raise StateFileError(path, "missing the 'broker' object")
-    clock = document.get("clock_utc")
-    if clock is not None and (isinstance(clock, bool) or not isinstance(clock, (int, float))):
-        raise StateFileError(path, f"'clock_utc' must be a number, found {clock!r}")
+    for key in ("clock_utc", "clock_saved_at", "clock_lease", "clock_speed"):
+        value = document.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise StateFileError(path, f"{key!r} must be a number, found {value!r}")
     return document
 
 

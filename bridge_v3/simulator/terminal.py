@@ -1,8 +1,9 @@
 """The simulated terminal as the ``MetaTrader5`` module: stands wherever ``mt5`` stands.
 
 ``SimulatedTerminal`` offers the module's 32 functions with the real calling conventions,
-failure values and ``last_error()`` codes, its 223 constants as attributes,
-``__version__``/``__author__`` and the wheel's ``Buy``/``Sell``/``Close`` helpers. Prices
+failure values and ``last_error()`` codes, its 223 constants and 11 result types as
+attributes, ``__version__``/``__author__`` and the wheel's ``Buy``/``Sell``/``Close`` helpers
+with their private ``_RawOrder``. Prices
 come from a ``Market``, trading from a ``PaperBroker``, faults from a ``FaultPlan``.
 
 This file holds the session and market-data functions; the trading functions live in
@@ -14,18 +15,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
+from bridge_v3.simulator.accounts import Accounts
 from bridge_v3.simulator.contract import arguments as args_
-from bridge_v3.simulator.contract import errors, groups, helpers, structs
+from bridge_v3.simulator.contract import errors, groups, structs
 from bridge_v3.simulator.contract import symbol_view as view
 from bridge_v3.simulator.contract.call import KEYWORDS, NOARGS, VARARGS, api
 from bridge_v3.simulator.contract.errors import CallFailed
+from bridge_v3.simulator.contract.helpers import WheelHelpers
 from bridge_v3.simulator.contract.trading import TradingFunctions
 from bridge_v3.simulator.faults import FaultInjector, FaultPlan
 
@@ -34,12 +37,15 @@ _BUILD_DATES = {5120: "20 Jun 2025"}
 _MARKET_WATCH_LOST = errors.RES_E_FAIL
 
 
-class SimulatedTerminal(TradingFunctions):
-    """One simulated MT5 terminal attached to one paper account.
+class SimulatedTerminal(TradingFunctions, WheelHelpers):
+    """One simulated MT5 terminal and the paper accounts it can log in to.
 
-    ``market_watch`` is the initial Market Watch (None: every symbol). ``password``, when
-    given, is what initialize()/login() must be passed if they pass one. ``sleep`` is used
-    for the latency fault only, so tests can record instead of wait.
+    ``broker`` is the account it starts logged in to (unless ``logged_in`` is False: then
+    nobody is logged in until login()/initialize(login=...)); ``other_accounts`` are more
+    paper brokers it knows. ``market_watch`` is the initial Market Watch (None: every
+    symbol). ``password``, when given, is what initialize()/login() must be passed if they
+    pass one. ``sleep`` is how faults spend time (latency, a blocking initialize), so tests
+    can record instead of wait.
     """
 
     __version__ = "5.0.6231"
@@ -57,13 +63,14 @@ class SimulatedTerminal(TradingFunctions):
         password: str | None = None,
         market_watch: list[str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        other_accounts: Sequence[Any] = (),
+        logged_in: bool = True,
     ) -> None:
         self._market = market
-        self._broker = broker
+        self._accounts = Accounts(broker, password, other_accounts, logged_in=logged_in)
         self._path = terminal_path
         self._build = build
         self._max_bars = max_bars
-        self._password = password
         self._sleep = sleep
         self._lock = threading.RLock()
         self._last_error = errors.LastError()
@@ -76,8 +83,11 @@ class SimulatedTerminal(TradingFunctions):
     def _set_fault_plan(self, plan: FaultPlan | None) -> None:
         """Apply a new fault plan (also switches AutoTrading as the plan says)."""
         with self._lock:
-            self._faults = FaultInjector(plan, self._market.clock.now, self._sleep)
-            self._broker.set_trade_allowed(not self._faults.plan.autotrading_off)
+            clock = self._market.clock
+            speed = float(getattr(clock, "speed", 1.0))
+            self._faults = FaultInjector(plan, clock.now, self._sleep, speed)
+            for broker in self._accounts.brokers():
+                broker.set_trade_allowed(not self._faults.plan.autotrading_off)
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "not connected"
@@ -111,19 +121,10 @@ class SimulatedTerminal(TradingFunctions):
             raise CallFailed(_MARKET_WATCH_LOST)
         return spec
 
-    def _check_credentials(self, credentials: args_.Credentials) -> None:
-        account = self._broker.account()
-        wrong = (
-            (credentials.login is not None and credentials.login != account["login"])
-            or (credentials.server is not None and credentials.server != account["server"])
-            or (
-                credentials.password is not None
-                and self._password is not None
-                and credentials.password != self._password
-            )
-        )
-        if wrong:
-            raise CallFailed(errors.RES_E_AUTH_FAILED, result=False)
+    @property
+    def _broker(self) -> Any:
+        """The paper broker of the account logged in to; CallFailed when there is none."""
+        return self._accounts.logged_in()
 
     # -- session ----------------------------------------------------------------------
 
@@ -131,8 +132,8 @@ class SimulatedTerminal(TradingFunctions):
     def initialize(self, *args: Any, **kwargs: Any) -> bool:
         credentials = args_.initialize_args(args, kwargs)
         self._connected = False  # a second initialize() drops the first connection
-        self._faults.on_initialize()
-        self._check_credentials(credentials)
+        self._faults.on_initialize(credentials.timeout)
+        self._accounts.authorise(credentials)
         self._connected = True
         return True
 
@@ -140,7 +141,7 @@ class SimulatedTerminal(TradingFunctions):
     def login(self, *args: Any, **kwargs: Any) -> bool:
         credentials = args_.login_args(args, kwargs)
         self._pipe()
-        self._check_credentials(credentials)
+        self._accounts.authorise(credentials)
         return True
 
     @api(NOARGS)
@@ -160,7 +161,6 @@ class SimulatedTerminal(TradingFunctions):
     @api(NOARGS)
     def account_info(self) -> Any:
         self._pipe()
-        self._broker.update()
         return structs.build(structs.AccountInfo, self._broker.account())
 
     @api(NOARGS)
@@ -171,16 +171,16 @@ class SimulatedTerminal(TradingFunctions):
     def _terminal_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {n: False for n in _TERMINAL_FLAGS}
         info.update(
-            connected=not self._faults.server_offline(),
+            connected=self._trade_server_reachable(),
             trade_allowed=not self._faults.plan.autotrading_off,
             tradeapi_disabled=self._faults.plan.tradeapi_disabled,
             build=self._build,
             maxbars=self._max_bars,
             codepage=0,
-            ping_last=0 if self._faults.server_offline() else 31250,
+            ping_last=31250 if self._trade_server_reachable() else 0,
             community_balance=0.0,
             retransmission=0.0,
-            company=self._broker.account()["company"],
+            company=self._accounts.any_broker().config.company,
             name="BridgeSim MetaTrader 5",
             language="English",
             path=self._path,
@@ -188,6 +188,10 @@ class SimulatedTerminal(TradingFunctions):
             commondata_path="C:\\Users\\Public\\MetaQuotes\\Terminal\\Common",
         )
         return info
+
+    def _trade_server_reachable(self) -> bool:
+        """Linked to a trade server: someone is logged in and the link is not down."""
+        return self._accounts.current is not None and not self._faults.server_offline()
 
     # -- symbols ----------------------------------------------------------------------
 
@@ -222,7 +226,7 @@ class SimulatedTerminal(TradingFunctions):
 
     def _tick_values(self, spec: Any, tick: np.void) -> tuple[float, float]:
         bid, size = float(tick["bid"]), spec.trade_tick_size
-        calc = self._broker.calc_profit
+        calc = self._accounts.any_broker().calc_profit
         profit = calc(mc.ORDER_TYPE_BUY, spec.name, 1.0, bid, bid + size) or 0.0
         loss = calc(mc.ORDER_TYPE_BUY, spec.name, 1.0, bid, bid - size) or 0.0
         return (float(profit), float(abs(loss)))
@@ -255,8 +259,8 @@ class SimulatedTerminal(TradingFunctions):
         return True
 
     def _unselect(self, symbol: str) -> None:
-        self._broker.update()
-        trading = self._broker.positions() + self._broker.orders()
+        broker = self._accounts.current
+        trading = broker.positions() + broker.orders() if broker else []
         if any(row["symbol"] == symbol for row in trading):
             raise CallFailed(errors.RES_E_FAIL)  # the terminal keeps symbols in use
         self._selected.discard(symbol)
@@ -341,7 +345,7 @@ class SimulatedTerminal(TradingFunctions):
         count = args_.parse_int("copy_ticks_from", args[2])
         flags = args_.parse_int("copy_ticks_from", args[3])
         symbol, date_from = args_.symbol_arg(args[0]), args_.date_arg(args[1])
-        self._before_copy(symbol, count)
+        self._before_copy(symbol, count, bars=False)
         ticks = self._market.ticks_from(symbol, date_from * 1000, count, flags)
         return _owned(ticks, TICKS_DTYPE)
 
@@ -351,31 +355,18 @@ class SimulatedTerminal(TradingFunctions):
         flags = args_.parse_int("copy_ticks_range", args[3])
         symbol = args_.symbol_arg(args[0])
         date_from, date_to = args_.date_arg(args[1]), args_.date_arg(args[2])
-        self._before_copy(symbol, 0)
+        self._before_copy(symbol, 0, bars=False)
         ticks = self._market.ticks_range(symbol, date_from * 1000, date_to * 1000, flags)
         return _owned(ticks, TICKS_DTYPE)
 
-    def _before_copy(self, symbol: str, count: int, start: int = 0) -> None:
+    def _before_copy(self, symbol: str, count: int, start: int = 0, bars: bool = True) -> None:
+        """Checks every copy_* makes; 'Max bars in chart' limits bars, never ticks."""
         if count < 0 or start < 0:
             raise CallFailed(errors.INVALID_ARGUMENTS)
         self._pipe()
         self._watched(symbol)
-        if start + count > self._max_bars:
-            raise CallFailed(errors.RES_E_FAIL)  # beyond 'Max bars in chart'
-
-    # -- the wheel's pure-Python helpers ------------------------------------------------
-
-    def Buy(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
-        """Buy(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
-        return helpers.buy(self, symbol, volume, price, comment=comment, ticket=ticket)
-
-    def Sell(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
-        """Sell(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
-        return helpers.sell(self, symbol, volume, price, comment=comment, ticket=ticket)
-
-    def Close(self, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:  # noqa: N802
-        """Close(symbol, *, comment=None, ticket=None), as in the wheel."""
-        return helpers.close(self, symbol, comment=comment, ticket=ticket)
+        if bars and start + count > self._max_bars:
+            raise CallFailed(errors.RES_E_FAIL)
 
 
 _TERMINAL_FLAGS = [
@@ -396,6 +387,6 @@ def _owned(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.array(array, dtype=dtype, copy=True, order="C")
 
 
-for _name, _value in mc.EXPORTED.items():
+for _name, _value in {**mc.EXPORTED, **structs.STRUCT_TYPES}.items():
     setattr(SimulatedTerminal, _name, _value)
 del _name, _value

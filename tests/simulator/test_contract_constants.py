@@ -36,7 +36,7 @@ def test_module_dunder_matches_the_wheel(name: str) -> None:
     assert getattr(SimulatedTerminal, name) == EXTRAS[name]["value"]
 
 
-@pytest.mark.parametrize("name", ["Buy", "Sell", "Close"])
+@pytest.mark.parametrize("name", ["Buy", "Sell", "Close", "_RawOrder"])
 def test_wheel_helper_is_present(name: str) -> None:
     assert callable(getattr(SimulatedTerminal, name))
 
@@ -46,6 +46,6 @@ def test_every_contract_function_is_a_method(name: str) -> None:
     assert callable(getattr(SimulatedTerminal, name))
 
 
-def test_struct_types_are_not_module_attributes() -> None:
+def test_struct_types_are_module_attributes() -> None:
     structs = [k for k in CONTRACT["structs"] if not k.startswith("_")]
-    assert not any(hasattr(SimulatedTerminal, name) for name in structs)
+    assert all(isinstance(getattr(SimulatedTerminal, name), type) for name in structs)

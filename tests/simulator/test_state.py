@@ -95,6 +95,10 @@ def test_truncated_json_names_the_file_and_the_line(tmp_path):
             {"format": STATE_FORMAT, "version": STATE_VERSION, "broker": {}, "clock_utc": "x"},
             "'clock_utc' must be a number",
         ),
+        (
+            {"format": STATE_FORMAT, "version": STATE_VERSION, "broker": {}, "clock_lease": True},
+            "'clock_lease' must be a number",
+        ),
     ],
 )
 def test_well_formed_json_of_the_wrong_shape_is_refused(tmp_path, document, problem):

@@ -107,10 +107,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> TerminalBackend:
+def simulator_backend(
+    settings: SimulatorSettings,
+    clock: Any = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    save_interval: float = 60.0,
+) -> TerminalBackend:
     """The simulated terminal in this process (paper trading). Its clock drives the bridge
-    (``SIM_HOST_CLOCK_SKEW`` puts the bridge's clock off the broker's, as a VPS's may be)."""
+    (``SIM_HOST_CLOCK_SKEW`` puts the bridge's clock off the broker's, as a VPS's may be).
+
+    With SIM_STATE_FILE the state is saved every ``save_interval`` seconds and at close, so
+    a kill loses at most one interval and the simulated clock never goes back on restart.
+    """
     from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
+    from bridge_v3.simulator.saver import StateSaver
 
     config = SimulatorConfig(
         seed=settings.seed,
@@ -118,12 +129,17 @@ def simulator_backend(settings: SimulatorSettings, clock: Any = None) -> Termina
         speed=settings.speed,
         balance=settings.balance,
         state_file=settings.state_file or None,
+        save_interval=save_interval,
     )
-    simulation = create_simulation(config, clock)
+    simulation = create_simulation(config, clock, sleep=sleep)
+    saver = StateSaver(simulation, simulation.lock, save_interval) if config.state_file else None
+    if saver is not None:
+        saver.start()
 
     def close() -> None:
-        if settings.state_file:
-            simulation.save()
+        if saver is not None:
+            saver.stop()
+            saver.save()
 
     description = (
         f"SIMULATED terminal (paper trading, seed {settings.seed}, "

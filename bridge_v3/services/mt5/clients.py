@@ -72,10 +72,10 @@ class RemoteClient:
     def __init__(
         self, host: str, port: int, *, timeout: float = 60.0, connect_timeout: float = 5.0
     ) -> None:
-        # Imported here: only this backend needs them.
-        from rpyc.core.service import SlaveService
+        # Imported here: only this backend needs them. The classic helper, as
+        # rpyc.classic.connect uses: it gives the connection execute() and namespace.
         from rpyc.core.stream import SocketStream
-        from rpyc.utils.factory import connect_stream
+        from rpyc.utils.classic import connect_stream
 
         self.name = f"remote {host}:{port}"
         # One attempt bounded by connect_timeout: an unreachable host fails fast and the
@@ -83,7 +83,7 @@ class RemoteClient:
         stream = SocketStream.connect(
             host, port, timeout=connect_timeout, keepalive=True, attempts=1, ipv6=":" in host
         )
-        self._connection = connect_stream(stream, SlaveService)
+        self._connection = connect_stream(stream)
         self._connection._config["sync_request_timeout"] = timeout
         self._connection.execute(_REMOTE_HELPER)
         self._remote_call = self._connection.namespace["_bridge_v3_call"]

@@ -30,6 +30,7 @@ Call = Callable[..., Any]  # one terminal call, the MT5 service's lock held
 HISTORY_STEPS = (120, 370)  # days of H1 read; the longer only when the shorter is ambiguous
 REDETECT_SECONDS = 6 * 3_600
 MAX_SYMBOLS = 2  # weekends are the broker's, not a symbol's: two series are plenty
+FOREX_MAJORS = "*EURUSD*,*GBPUSD*,*USDJPY*"  # symbols_get group: any broker suffix
 _DAY = 86_400
 
 
@@ -96,6 +97,25 @@ class ClockWatch:
         return detection
 
     def _weekends(self, call: Call, symbols: list[str], days: int) -> list:
+        """Weekends of the configured symbols; of the broker's major forex pairs when
+        none of those pauses at weekends (a crypto-only bridge)."""
+        found = self._weekends_of(call, symbols, days)
+        if not found:
+            found = self._weekends_of(call, self._forex_majors(call), days)
+        return found
+
+    @staticmethod
+    def _forex_majors(call: Call) -> list[str]:
+        """The broker's names for a few major pairs (suffixes included: EURUSD.m)."""
+        try:
+            offered = call("symbols_get", group=FOREX_MAJORS)
+        except TerminalDisconnectedError:
+            raise
+        except BridgeError:
+            return []
+        return [item["name"] for item in offered][: MAX_SYMBOLS * 2]
+
+    def _weekends_of(self, call: Call, symbols: list[str], days: int) -> list:
         now = int(self._clock())
         found: list = []
         used = 0

@@ -1,4 +1,5 @@
-"""``Buy``/``Sell``/``Close``: the pure-Python helpers of the real wheel's ``__init__.py``.
+"""``Buy``/``Sell``/``Close`` and the private ``_RawOrder`` behind them: the pure-Python
+helpers of the real wheel's ``__init__.py``.
 
 They are reproduced with their quirks, because code that uses them on a real terminal
 meets those quirks: no ``type_filling`` (so FOK), no magic, no SL/TP, ``deviation`` 10;
@@ -17,28 +18,35 @@ _TRIES = 10
 _RETRY_ON = (mc.TRADE_RETCODE_REQUOTE, mc.TRADE_RETCODE_PRICE_OFF)
 
 
-def _deal(
-    mt5: Any, side: int, symbol: str, volume: Any, price: Any, comment: Any, ticket: Any
+def raw_order(
+    mt5: Any, order_type: int, symbol: str, volume: Any, price: Any, comment=None, ticket=None
 ) -> Any:
-    request = {
+    """_RawOrder of the wheel: one market deal at ``price`` (deviation 10, no filling)."""
+    order = {
         "action": mc.TRADE_ACTION_DEAL,
         "symbol": symbol,
         "volume": volume,
-        "type": side,
+        "type": order_type,
         "price": price,
         "deviation": 10,
     }
     if comment is not None:
-        request["comment"] = comment
+        order["comment"] = comment
     if ticket is not None:
-        request["position"] = ticket
+        order["position"] = ticket
+    return mt5.order_send(order)
+
+
+def _deal(
+    mt5: Any, side: int, symbol: str, volume: Any, price: Any, comment: Any, ticket: Any
+) -> Any:
     if price is not None:
-        return mt5.order_send(request)
+        return raw_order(mt5, side, symbol, volume, price, comment, ticket)
     quote = "ask" if side == mc.ORDER_TYPE_BUY else "bid"
     result = None
     for _ in range(_TRIES):
-        request["price"] = getattr(mt5.symbol_info_tick(symbol), quote)
-        result = mt5.order_send(request)
+        price = getattr(mt5.symbol_info_tick(symbol), quote)
+        result = raw_order(mt5, side, symbol, volume, price, comment, ticket)
         if result is None or result.retcode not in _RETRY_ON:
             break
     return result
@@ -93,3 +101,24 @@ def _close_one(mt5: Any, symbol: str, position: Any, comment: Any) -> Any:
         if result is None or result.retcode not in _RETRY_ON:
             break
     return result
+
+
+class WheelHelpers:
+    """The wheel's helpers as methods of the module face (a mixin of ``SimulatedTerminal``)."""
+
+    def Buy(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Buy(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return buy(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Sell(self, symbol: str, volume: Any, price: Any = None, *, comment=None, ticket=None):  # noqa: N802
+        """Sell(symbol, volume, price=None, *, comment=None, ticket=None), as in the wheel."""
+        return sell(self, symbol, volume, price, comment=comment, ticket=ticket)
+
+    def Close(self, symbol: str, *, comment: Any = None, ticket: Any = None) -> Any:  # noqa: N802
+        """Close(symbol, *, comment=None, ticket=None), as in the wheel."""
+        return close(self, symbol, comment=comment, ticket=ticket)
+
+    def _RawOrder(self, order_type, symbol, volume, price, comment=None, ticket=None):  # noqa: N802
+        """_RawOrder(order_type, symbol, volume, price, comment=None, ticket=None): the wheel's
+        private helper, still reached by code written for the real module."""
+        return raw_order(self, order_type, symbol, volume, price, comment, ticket)

@@ -6,6 +6,11 @@ with read-only attribute access, ``n_fields``/``n_sequence_fields``/``n_unnamed_
 ``_replace`` or ``_make``. Code written against the simulator must not come to rely on a
 namedtuple API the real terminal does not offer.
 
+Their types claim the module ``builtins`` as the real ones do (the C types are created
+without a module name), so pickle cannot find them there and a result cannot be pickled:
+code that sends results to another process must convert them first (``_asdict()``), on
+the simulator as on a real terminal. ``copy.copy``/``deepcopy`` work, as on the real ones.
+
 ``build(struct_type, data)`` turns a plain dict from the market or the broker into one of
 these, checking that every field is present with a value of the field's kind: a missing,
 extra or mistyped key is a bug in the simulator and raises ``StructBuildError`` rather than
@@ -50,6 +55,7 @@ class StructSequence(tuple):
         return f"{type(self).__name__}({items})"
 
     def __reduce__(self) -> tuple[Any, ...]:
+        # As the C struct sequence: copy can use it; pickle fails on looking the type up.
         return (type(self), (tuple(self),))
 
     def _asdict(self) -> dict[str, Any]:
@@ -61,7 +67,7 @@ def _make_type(name: str, spec: FieldSpec) -> type[StructSequence]:
     names = tuple(field for field, _ in spec)
     namespace: dict[str, Any] = {
         "__slots__": (),
-        "__module__": __name__,
+        "__module__": "builtins",
         "__match_args__": names,
         "n_fields": len(names),
         "n_sequence_fields": len(names),

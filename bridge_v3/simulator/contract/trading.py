@@ -5,6 +5,8 @@ the arguments as the real module does, applies the face's faults (requotes, Auto
 lost trade server, the Python API switch) and lays the broker's dicts out as structs.
 The broker is brought up to the clock (``update()``) before anything reads or changes
 trading state, so pending orders, SL/TP and stop-outs have happened when the caller looks.
+While nobody is logged in the getters fail as ``account_info()`` does and trade requests
+are answered 10031 (no connection with the trade server).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class TradingFunctions:
     """orders/positions/history, order_calc_*, order_check and order_send."""
 
     _broker: Any
+    _accounts: Any
     _faults: Any
 
     def _trading(self) -> None:
@@ -151,8 +154,10 @@ class TradingFunctions:
     @api(KEYWORDS)
     def order_check(self, *args: Any, **kwargs: Any) -> Any:
         request = validate_request("order_check", request_from_call("order_check", args, kwargs))
-        self._trading()
-        if self._faults.hides(request["symbol"]):
+        self._pipe()  # type: ignore[attr-defined]
+        if self._accounts.current is None:
+            result = self._answer(request, _NO_CONNECTION, check=True)
+        elif self._faults.hides(request["symbol"]):
             result = self._answer(request, _NOT_FOUND_SYMBOL, check=True)
         else:
             result = self._broker.check(dict(request))
@@ -164,13 +169,13 @@ class TradingFunctions:
         self._pipe()  # type: ignore[attr-defined]
         if self._faults.plan.tradeapi_disabled:
             raise CallFailed(errors.RES_E_AUTO_TRADING_DISABLED)
-        self._broker.update()
         result = self._face_answer(request) or self._broker.send(dict(request))
         return structs.build(structs.OrderSendResult, {**result, "request": request})
 
     def _face_answer(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """An answer the face gives itself (faults), or None to let the broker decide."""
-        if self._faults.server_offline():
+        """An answer the face gives itself (faults, nobody logged in), or None to let the
+        broker decide."""
+        if self._accounts.current is None or self._faults.server_offline():
             return self._answer(request, _NO_CONNECTION)
         if self._faults.hides(request["symbol"]):
             return self._answer(request, _NOT_FOUND_SYMBOL)
@@ -184,9 +189,11 @@ class TradingFunctions:
     ) -> dict[str, Any]:
         retcode, comment = outcome
         if check:
-            account = self._broker.account()
+            broker = self._accounts.current
+            account = broker.account() if broker else {}
             figures = ("balance", "equity", "profit", "margin", "margin_free", "margin_level")
-            return {"retcode": retcode, "comment": comment, **{k: account[k] for k in figures}}
+            values = {k: float(account.get(k, 0.0)) for k in figures}
+            return {"retcode": retcode, "comment": comment, **values}
         bid, ask = self._quote(request["symbol"])
         return {
             "retcode": retcode,

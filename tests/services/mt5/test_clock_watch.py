@@ -162,3 +162,10 @@ def test_conversions_follow_the_zone_across_a_daylight_saving_change_in_one_proc
     assert rates["time"][0] == utc(2026, 10, 26, 10)
     server = BrokerTime("Europe/Athens").to_server(utc(2026, 10, 26, 10))
     assert server - utc(2026, 10, 26, 10) == 2 * 3600
+
+
+def test_a_crypto_only_bridge_reads_the_clock_from_the_brokers_forex_pairs():
+    service, _, _, _ = build("America/New_York+7", "auto", utc(2026, 11, 18, 12))
+    service.connect(["BTCUSD", "ETHUSD"])  # they trade all week: no weekend to read
+    status = service.clock_watch.status()
+    assert status["zone"] == "America/New_York+7" and status["trusted"]

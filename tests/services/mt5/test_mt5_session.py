@@ -30,14 +30,13 @@ LOGIN = 10000001
 
 
 class Recording:
-    """The simulator's client, recording every call with its keywords. ``logged_out`` makes
-    ``account_info`` answer None (nobody logged in) until ``login`` is called."""
+    """The simulator's client, recording every call with its keywords; ``gate`` (if set)
+    holds that function inside the terminal until the test releases it."""
 
-    def __init__(self, simulation, *, logged_out: bool = False, gate: str = "") -> None:
+    def __init__(self, simulation, *, gate: str = "") -> None:
         self._client = ModuleClient(simulation.terminal, "simulator")
         self.name = "simulator"
         self.calls: list[tuple[str, tuple, dict]] = []
-        self.logged_out = logged_out
         self.gate_function, self.entered, self.gate = gate, threading.Event(), threading.Event()
 
     def call(self, function: str, *args, **kwargs):
@@ -45,10 +44,6 @@ class Recording:
         if function == self.gate_function:
             self.entered.set()
             assert self.gate.wait(10)
-        if function == "login":
-            self.logged_out = False
-        if function == "account_info" and self.logged_out:
-            return None, (1, "Success")
         return self._client.call(function, *args, **kwargs)
 
     def names(self) -> list[str]:
@@ -58,9 +53,11 @@ class Recording:
         self._client.close()
 
 
-def build(settings: MT5Settings | None = None, faults=None, **client_options):
+def build(settings: MT5Settings | None = None, faults=None, logged_in=True, **client_options):
     clock = ManualClock(START)
-    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5, faults=faults), clock)
+    config = SimulatorConfig(seed=11, history_days=5, faults=faults, logged_in=logged_in)
+    # The terminal's waits (a blocking initialize) pass on the simulated clock.
+    simulation = create_simulation(config, clock, sleep=clock.advance)
     clients: list[Recording] = []
 
     def open_client() -> Recording:
@@ -80,7 +77,7 @@ def build(settings: MT5Settings | None = None, faults=None, **client_options):
 
 
 def test_nobody_logged_in_and_no_account_set_is_retried_and_says_what_to_do():
-    service, clients, _, _ = build(logged_out=True)
+    service, clients, _, _ = build(logged_in=False)
     with pytest.raises(TemporaryError, match="log in on the terminal.*MT5_ACCOUNT"):
         service.connect(["EURUSD"])
     assert "login" not in clients[-1].names()
@@ -90,7 +87,7 @@ def test_nobody_logged_in_with_an_account_set_logs_in_with_what_is_set():
     settings = MT5Settings(
         server_timezone="Europe/Athens", account=LOGIN, password=Secret("sim"), server=""
     )
-    service, clients, _, _ = build(settings, logged_out=True)
+    service, clients, _, _ = build(settings, logged_in=False)
     account = service.connect(["EURUSD"])
 
     assert account["login"] == LOGIN
@@ -99,21 +96,29 @@ def test_nobody_logged_in_with_an_account_set_logs_in_with_what_is_set():
     assert "server" not in login[1]  # not set: the terminal's own is used
 
 
-def test_only_the_first_attach_may_wait_long_in_initialize():
-    plan = FaultPlan(disconnected_from=START + 10, disconnected_until=START + 30)
+def test_only_the_first_attach_may_wait_long_in_a_blocking_initialize():
+    # The terminal is gone for two minutes; while it is, initialize() blocks for its whole
+    # timeout, as the real one does (holding the GIL: heartbeat and signals freeze).
+    plan = FaultPlan(
+        disconnected_from=START + 10, disconnected_until=START + 130, initialize_blocks=True
+    )
     service, clients, clock, _ = build(MT5Settings(server_timezone="Europe/Athens"), faults=plan)
     service.connect(["EURUSD"])
     clock.set(START + 20)
     with pytest.raises(TerminalDisconnectedError):
         service.account_info()
+    blocked = []
     while not service.connected:
         clock.advance(1)
+        before = clock.now()
         with contextlib.suppress(TerminalDisconnectedError):
             service.account_info()
+        blocked.append(clock.now() - before)
 
     timeouts = [kw["timeout"] for c in clients for n, _, kw in c.calls if n == "initialize"]
     assert timeouts[0] == 60000  # MT5_TIMEOUT_MS: the terminal may be starting
     assert len(timeouts) >= 2 and set(timeouts[1:]) == {REATTACH_TIMEOUT_MS}
+    assert max(blocked) <= REATTACH_TIMEOUT_MS / 1000  # never frozen for a minute
 
 
 def test_a_symbol_taken_out_of_market_watch_is_selected_again_once(caplog):
