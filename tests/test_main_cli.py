@@ -350,7 +350,8 @@ def test_redis_unreachable_at_start_bars_are_stored_and_messages_spooled(
     code, stderr = stop_daemon(process)
     text = (tmp_path / "bridge.log").read_text("utf-8")
     assert code == 0
-    assert "Redis at 127.0.0.1:1 does not answer yet" in text
+    assert text.count("Redis at 127.0.0.1:1 is unreachable") == 1  # once, not per message
+    assert "storing goes on; messages wait in" in text
     assert "Traceback" not in text + stderr
     with sqlite3.connect(tmp_path / "spool" / "outbox.sqlite3") as spool:
         types = dict(spool.execute("SELECT type, count(*) FROM outbox GROUP BY type").fetchall())

@@ -4,8 +4,9 @@
 account and trades sync) reads the account, works out the broker day's loss on equity
 against the day-start equity, lets :class:`RiskMachine` decide the state, and persists
 it with the day's ``daily_performance`` row in one transaction. Each state change is a
-``risk_events`` row, a ``risk`` envelope on ``mt5:risk`` and a WARNING (HALTED:
-CRITICAL); ``mt5:last:risk`` holds the latest figures after every check.
+``risk_events`` row and a ``risk`` envelope on ``mt5:risk`` committed together (see
+``Publisher.stage``), and a WARNING (HALTED: CRITICAL); ``mt5:last:risk`` holds the latest
+figures after every check.
 
 The day starts at server midnight. Its start equity is the first equity seen in it when
 the bridge was running at midnight; otherwise it is rebuilt from the balance and the
@@ -177,6 +178,7 @@ class RiskController:
         with self._lock:
             with self._store.transaction() as tx:
                 outcome = self._evaluate(tx, reading)
+                self._publisher.stage(tx.connection, self._messages(outcome))
             self._announce(outcome)
             self._known = outcome.value
         return outcome.value
@@ -284,15 +286,27 @@ class RiskController:
                 value[kept] = saved[kept]
         return value
 
-    # -- after the commit -----------------------------------------------------------------
+    # -- messages and log lines ----------------------------------------------------------
 
-    def _announce(self, outcome: Outcome) -> None:
-        value, messages = outcome.value, []
+    def _messages(self, outcome: Outcome) -> list[tuple[str, str, dict]]:
+        """The ``risk`` envelopes of this check: a lifted halt, then a state change."""
+        value, found = outcome.value, []
         if outcome.reset_from is not None:
             who = value.get("reset_by", "a person")
-            logger.warning("Risk HALT lifted by %s; state %s", who, value["state"])
             reset = {**value, "state": RiskState.ACTIVE.value, "reason": f"halt lifted by {who}"}
-            messages.append(self._message(reset, RiskState.HALTED.value, acknowledged_by=who))
+            found.append(self._message(reset, RiskState.HALTED.value, acknowledged_by=who))
+        if outcome.move is not None:
+            found.append(self._message(value, value["previous"]))
+        channel = self._publisher.redis.channel("risk")
+        return [(channel, "risk", message) for message in found]
+
+    def _announce(self, outcome: Outcome) -> None:
+        """After the commit: the log lines, the staged messages sent, the latest figures."""
+        value = outcome.value
+        if outcome.reset_from is not None:
+            logger.warning(
+                "Risk HALT lifted by %s; state %s", value.get("reset_by"), value["state"]
+            )
         if outcome.move is not None:
             level = logging.CRITICAL if outcome.move.state is RiskState.HALTED else logging.WARNING
             logger.log(
@@ -304,10 +318,7 @@ class RiskController:
                 value["equity"],
                 value["day_start_equity"],
             )
-            messages.append(self._message(value, value["previous"]))
-        redis = self._publisher.redis
-        if messages:
-            self._publisher.publish_many([(redis.channel("risk"), "risk", m) for m in messages])
+        self._publisher.deliver()
         latest = {
             **self._message(value, value.get("previous")),
             "ignored_readings": self.ignored_readings,

@@ -2,11 +2,12 @@
 
 One sync reads the mirror, then the terminal (open positions, pending orders, and the
 history of deals and orders from the watermark less an overlap), decides what changed
-(:mod:`bridge_v3.controllers.trade_diff`), writes it in one transaction and publishes
-each change once: ``mt5:position`` (opened / modified / closed), ``mt5:order`` (placed /
-modified / filled / cancelled / expired / rejected), ``mt5:deal`` (each deal once, across
-restarts too: a deal is announced only by the transaction that stored it). The open
-positions, with their floating profit, go to ``mt5:last:positions`` every sync.
+(:mod:`bridge_v3.controllers.trade_diff`), writes it in one transaction together with
+the messages announcing each change once (``Publisher.stage``), then delivers them:
+``mt5:position`` (opened / modified / closed), ``mt5:order`` (placed / modified / filled /
+cancelled / expired / rejected), ``mt5:deal`` (each deal exactly once, across restarts
+and crashes too: a deal's message commits with the row that stores it, and only then).
+The open positions, with their floating profit, go to ``mt5:last:positions`` every sync.
 
 The first sync after start is the reconciliation: the same work, plus a one-line summary
 in the log and a ``risk_events`` row. Until one succeeds, ``reconciled`` is False and
@@ -132,12 +133,13 @@ class TradeController:
             self._symbols.ensure(p.symbol for p in changes.open_positions)
             self._symbols.ensure(o.symbol for o in changes.orders if o.active)
             event = self._reconciliation(changes, now) if reconciling else None
-            stored = self._store.save(
-                TradeRows(changes.positions, changes.orders, changes.deals, now, event)
-            )
+            rows = TradeRows(changes.positions, changes.orders, changes.deals, now, event)
+            with self._store.transaction() as conn:
+                stored = self._store.save(conn, rows)
+                self._publisher.stage(conn, self._messages(changes, stored))
             self.open_positions = changes.open_positions
             self.pending_orders = changes.counts["pending_orders"]
-            self._publish(changes, stored)
+            self._deliver(changes)
             self._log_unconfirmed(changes)
         return changes
 
@@ -189,18 +191,20 @@ class TradeController:
             tickets |= {int(d["ticket"]) for d in deals}
         return tickets
 
-    # -- after the commit -----------------------------------------------------------------
+    # -- messages -------------------------------------------------------------------------
 
-    def _publish(self, changes: TradeChanges, stored: set[int]) -> None:
+    def _messages(self, changes: TradeChanges, stored: set[int]) -> list[tuple[str, str, dict]]:
         """Each change once; a deal only if this sync's transaction stored it."""
         redis = self._publisher.redis
-        messages = [
+        return [
             (redis.channel(event.kind), event.kind, event.data)
             for event in changes.events
             if event.kind != "deal" or event.deal in stored
         ]
-        if messages:
-            self._publisher.publish_many(messages)
+
+    def _deliver(self, changes: TradeChanges) -> None:
+        """After the commit: send what was staged, and refresh the latest open positions."""
+        self._publisher.deliver()
         positions = [p.data() for p in changes.open_positions]
         self._publisher.set_last_many(
             [("positions", {"count": len(positions), "positions": positions})], ttl=self._last_ttl

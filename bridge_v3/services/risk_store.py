@@ -95,13 +95,15 @@ class RiskStore:
     @contextmanager
     def transaction(self) -> Iterator[RiskTransaction]:
         with self._database.connection() as conn, conn.cursor() as cursor:
-            yield RiskTransaction(cursor, self.account)
+            yield RiskTransaction(conn, cursor, self.account)
 
 
 class RiskTransaction:
-    """The reads and writes of one check, in one transaction."""
+    """The reads and writes of one check, in one transaction (``connection``: for what
+    must commit with them, such as the messages announcing them)."""
 
-    def __init__(self, cursor, account: int) -> None:
+    def __init__(self, connection, cursor, account: int) -> None:
+        self.connection = connection
         self._cursor = cursor
         self._account = account
 

@@ -1,8 +1,9 @@
 """Positions, orders and deals in PostgreSQL, and the watermark of the history sync.
 
-One sync is saved in one transaction: position and order rows (upserted by ticket), new
-deals (inserted once: a deal already stored is never written or announced again), the
-watermark, and for a start-up reconciliation its ``risk_events`` row.
+One sync is saved in one transaction (``transaction()``, ``save``): position and order rows
+(upserted by ticket), new deals (inserted once: a deal already stored is never written or
+announced again), the watermark, for a start-up reconciliation its ``risk_events`` row, and
+whatever the caller commits with them (the messages describing them: ``Publisher.stage``).
 """
 
 from __future__ import annotations
@@ -89,21 +90,24 @@ class TradeStore:
 
     # -- writing ------------------------------------------------------------------------
 
-    def save(self, rows: TradeRows) -> set[int]:
-        """Write one sync in one transaction; return the tickets of the deals stored now
-        (a deal another writer stored first is not among them)."""
-        with self._database.connection() as conn:
-            self._database.upsert(
-                "positions", POSITION_COLUMNS, [p.row() for p in rows.positions], _KEY, conn=conn
-            )
-            self._database.upsert(
-                "orders", ORDER_COLUMNS, [o.row() for o in rows.orders], _KEY, conn=conn
-            )
-            with conn.cursor() as cursor:
-                stored = self._insert_deals(cursor, rows.deals)
-                bridge_state.write(cursor, self._account, WATERMARK_KEY, {"utc": rows.watermark})
-                if rows.event is not None:
-                    insert_event(cursor, self._account, rows.event)
+    def transaction(self):
+        """A connection in a transaction, for ``save`` and what must commit with it."""
+        return self._database.connection()
+
+    def save(self, conn, rows: TradeRows) -> set[int]:
+        """Write one sync in the caller's transaction ``conn``; return the tickets of the
+        deals stored now (a deal another writer stored first is not among them)."""
+        self._database.upsert(
+            "positions", POSITION_COLUMNS, [p.row() for p in rows.positions], _KEY, conn=conn
+        )
+        self._database.upsert(
+            "orders", ORDER_COLUMNS, [o.row() for o in rows.orders], _KEY, conn=conn
+        )
+        with conn.cursor() as cursor:
+            stored = self._insert_deals(cursor, rows.deals)
+            bridge_state.write(cursor, self._account, WATERMARK_KEY, {"utc": rows.watermark})
+            if rows.event is not None:
+                insert_event(cursor, self._account, rows.event)
         return stored
 
     @staticmethod
