@@ -458,3 +458,25 @@ def test_symbols_are_filled_for_configured_ones_and_those_traded(desk, fresh_dat
         info.path,
     )
     assert row["volume_limit"] == info.volume_limit and row["trade_exemode"] == info.trade_exemode
+
+
+def test_deals_committed_but_not_sent_before_a_crash_go_out_once_at_the_next_start(
+    desk, fresh_database, redis_prefix
+):
+    first = desk.bridge()
+    first.publisher.deliver = lambda: 0  # the process dies right after the commit
+    ticket = desk.buy(0.1)
+    desk.later(20)
+    desk.close(ticket)
+    first.trades.sync()
+    ((waiting,),) = rows(fresh_database, "SELECT count(*) FROM pending_messages")
+    assert waiting == 1  # the sync's messages, committed with its rows
+    assert [m for m in published(redis_prefix, "deal") if m["data"]["position_id"]] == []
+    desk.stop(first)
+
+    second = desk.bridge()
+    second.trades.sync()
+
+    tickets = [m["data"]["ticket"] for m in published(redis_prefix, "deal")]
+    assert sorted(tickets) == sorted(d.ticket for d in all_deals(desk))
+    assert events(redis_prefix, "position") == [(ticket, "opened"), (ticket, "closed")]
