@@ -113,6 +113,12 @@ class Bridge:
             settings.mt5,
             ServerTime(settings.mt5.server_timezone),
             clock=self.clock,
+            dependency=Dependency(
+                "MT5 terminal",
+                self.backend.description,
+                meanwhile="reconnecting with backoff; every series resumes from its watermark",
+                clock=self.clock,
+            ),
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
         self.scheduler = Scheduler(self.worker)
@@ -252,6 +258,7 @@ class Bridge:
                 "bars": lambda: dict(self.prices.totals),
                 "ticks": lambda: dict(self.ticks.totals),
                 "dependencies": lambda: {
+                    "terminal": self.mt5.dependency.snapshot(),
                     "postgres": self.database.dependency.snapshot(),
                     "redis": self.publisher.redis_state.snapshot(),
                     "outbox": self.publisher.spool_state.snapshot(),

@@ -45,8 +45,9 @@ class TerminalError(TemporaryError):
         super().__init__(message)
 
 
-class TerminalDisconnectedError(TerminalError):
-    """The terminal (or the IPC pipe to it) is gone; reconnect before trying again."""
+class TerminalDisconnectedError(TerminalError, UnavailableError):
+    """The terminal (or the IPC pipe to it) is gone; reconnect before trying again. The MT5
+    service's ``Dependency`` tells the operator once."""
 
 
 class SymbolNotFoundError(DependencyError):

@@ -148,9 +148,7 @@ def _request_stop(settings: Settings, wait: float) -> int:
     if request_stop(path, wait):
         print(f"The bridge has stopped ({path} answered)")
         return EXIT_OK
-    _print_error(
-        f"No bridge stopped within {wait:g} s (none running with SPOOL_PATH in {path.parent}?)"
-    )
+    _print_error(f"No bridge stopped within {wait:g} s (none running with this SPOOL_PATH? {path})")
     return EXIT_FAILURE
 
 

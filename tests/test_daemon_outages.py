@@ -8,16 +8,21 @@ bridge at INFO and above is counted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 
 import pytest
 
-from bridge_v3.config.constants import Priority
+from bridge_v3.config.constants import Backend, Priority
 from bridge_v3.daemon import Bridge
-from bridge_v3.services.mt5.backends import simulator_backend
+from bridge_v3.exceptions import TerminalDisconnectedError
+from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
+from bridge_v3.services.mt5.clients import ModuleClient
 from bridge_v3.simulator.clock import ManualClock
+from bridge_v3.simulator.factory import SimulatorConfig, create_simulation
+from bridge_v3.simulator.faults import FaultPlan
 from tests.conftest import REDIS_HOST, REDIS_PORT
 from tests.test_daemon_e2e import START, stored_bars
 from tests.test_daemon_faults import TcpRelay, expected_bars, idle, poll, settings_for
@@ -150,3 +155,49 @@ def test_a_redis_outage_is_one_warning_one_info_and_nothing_lost(
     stream = redis_client.xrange(f"{redis_prefix}:stream:bar")
     times = [json.loads(fields[b"envelope"])["data"]["time"] for _, fields in stream]
     assert len(times) == len(stored_bars(fresh_database, "EURUSD", "M1")) == len(set(times))
+
+
+def test_a_terminal_outage_is_one_warning_one_info_and_the_gap_filled(
+    fresh_database, redis_prefix, tmp_path, caplog
+):
+    clock = ManualClock(START)
+    lost_at, back_at = START + 600, START + 600 + CYCLES * 60
+    plan = FaultPlan(disconnected_from=lost_at, disconnected_until=back_at)
+    simulation = create_simulation(SimulatorConfig(seed=7, faults=plan), clock)
+    backend = TerminalBackend(
+        Backend.SIMULATOR,
+        "SIMULATED terminal",
+        lambda: ModuleClient(simulation.terminal, "simulator"),
+        clock=clock.now,
+    )
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    bridge = Bridge(settings, threading.Event(), backend)
+    bridge.connect()
+    bridge.worker.start()
+    try:
+        run_jobs(bridge)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="bridge_v3"):
+            clock.set(lost_at)
+            for _ in range(CYCLES):
+                clock.advance(60)
+                run_jobs(bridge, "prices", "account")
+            poll(lambda: _reconnected(bridge), 30)  # backoff runs on the host's clock
+            run_jobs(bridge, "prices")
+    finally:
+        bridge.shutdown(drain_seconds=2)
+
+    lines = operator_lines(caplog)
+    assert [r.levelname for r in lines] == ["WARNING", "INFO"], [r.getMessage() for r in lines]
+    lost, back = (r.getMessage() for r in lines)
+    assert lost.startswith("MT5 terminal at SIMULATED terminal is unreachable (")
+    assert back.startswith("MT5 terminal at SIMULATED terminal answers again after")
+    assert "the gap is filled from the watermarks" in back
+    assert not [r for r in caplog.records if r.exc_info]
+    assert stored_bars(fresh_database, "EURUSD", "M1") == expected_bars(backend, clock)
+
+
+def _reconnected(bridge: Bridge) -> bool:
+    with contextlib.suppress(TerminalDisconnectedError):
+        bridge.mt5.account_info()
+    return bridge.mt5.connected

@@ -377,7 +377,7 @@ def test_stop_asks_the_running_bridge_to_shut_down_in_order(fresh_database, redi
     assert code == 0
     text = (tmp_path / "bridge.log").read_text("utf-8")
     assert text.index("Stop requested by") < text.index("Bridge stopped")
-    assert not (tmp_path / "spool" / "bridge.stop").exists()
+    assert not (tmp_path / "spool" / "outbox.sqlite3.stop").exists()
 
 
 def test_stop_with_no_bridge_running_fails_and_leaves_no_request(redis_prefix, tmp_path):
@@ -386,4 +386,12 @@ def test_stop_with_no_bridge_running_fails_and_leaves_no_request(redis_prefix, t
     result = run_cli(["--stop", "--wait", "1"], env, tmp_path)
 
     assert result.returncode == 1 and "No bridge stopped" in result.stderr
-    assert not (tmp_path / "spool" / "bridge.stop").exists()
+    assert not (tmp_path / "spool" / "outbox.sqlite3.stop").exists()
+
+
+def test_two_bridges_sharing_a_spool_folder_have_their_own_stop_requests(tmp_path):
+    from bridge_v3.stop_file import stop_file_for
+
+    first = stop_file_for(str(tmp_path / "spool" / "a.sqlite3"))
+    second = stop_file_for(str(tmp_path / "spool" / "b.sqlite3"))
+    assert first != second and first.parent == second.parent
