@@ -23,6 +23,7 @@ from bridge_v3.config.constants import TradingMode
 from bridge_v3.config.parsers import InvalidValue
 from bridge_v3.config.redaction import Redactor
 from bridge_v3.config.settings import (
+    DashboardSettings,
     LoggingSettings,
     MarketSettings,
     MT5Settings,
@@ -45,6 +46,7 @@ _GROUPS = {
     "risk": RiskSettings,
     "worker": WorkerSettings,
     "logging": LoggingSettings,
+    "dashboard": DashboardSettings,
 }
 
 
