@@ -36,6 +36,11 @@
     return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
       `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
   }
+  // Today's times as the time of day only; older ones in full.
+  function recent(value) {
+    const full = utc(value);
+    return full.slice(0, 10) === utc(serverNow() / 1000).slice(0, 10) ? full.slice(11) : full;
+  }
   function num(value, digits) {
     if (value === null || value === undefined) return "";
     const n = Number(value);
@@ -135,6 +140,7 @@
   }
 
   function onBar(bar) {
+    if (state.symbol === null) { loadSnapshot(); return; } // the first bars of an empty database
     if (bar.symbol !== state.symbol || bar.timeframe !== state.timeframe) return;
     const last = state.bars[state.bars.length - 1];
     if (last && bar.time < last.time) return; // older than the chart's end: a correction, not shown live
@@ -242,7 +248,7 @@
       ["price", "num"], ["mode"], ["reason"]],
     intents: [["created_at", "time", "created"], ["intent_id", "", "intent"], ["strategy"], ["symbol"],
       ["type"], ["volume", "num"], ["status"], ["retcode"], ["error"]],
-    quality: [["symbol"], ["timeframe", "", "tf"], ["last_time", "time", "last bar"],
+    quality: [["symbol"], ["timeframe", "", "tf"], ["last_time", "clock", "last bar"],
       ["lag_seconds", "lag", "lag"], ["quarantined_today", "num", "quarantined today"]],
   };
 
@@ -268,6 +274,7 @@
   function cell(row, key, kind) {
     const value = row[key];
     if (kind === "time") return el("td", {}, utc(value));
+    if (kind === "clock") return el("td", {}, recent(value));
     if (kind === "num") return el("td", { class: "num" }, num(value));
     if (kind === "pnl") return el("td", { class: `num ${value > 0 ? "pos" : value < 0 ? "neg" : ""}` }, num(value, 2));
     if (kind === "lag") {
