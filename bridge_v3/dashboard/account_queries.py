@@ -17,26 +17,29 @@ def accounts(db) -> list[int]:
     return [row["account"] for row in found]
 
 
-def equity_today(db, account: int) -> list[dict]:
-    """Every account snapshot since UTC midnight: time (Unix seconds), balance, equity."""
+def equity_today(db, account: int, now: float) -> list[dict]:
+    """Every account snapshot of the UTC day of ``now`` (Unix seconds) up to it: time (Unix
+    seconds), balance, equity."""
     return db.rows(
         "SELECT EXTRACT(EPOCH FROM time)::float8 AS time, balance, equity FROM account_snapshots"
         " WHERE account = %s"
-        " AND time >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-        " ORDER BY time",
-        (account,),
+        " AND time >= date_trunc('day', to_timestamp(%s) AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        " AND time <= to_timestamp(%s) ORDER BY time",
+        (account, now, now),
     )
 
 
-def equity_days(db, account: int, days: int = DAYS) -> list[dict]:
-    """The last snapshot of each hour over the last ``days`` days (a few hundred points)."""
+def equity_days(db, account: int, now: float, days: int = DAYS) -> list[dict]:
+    """The last snapshot of each hour over the ``days`` days up to ``now`` (a few hundred
+    points)."""
     return db.rows(
         "SELECT EXTRACT(EPOCH FROM date_trunc('hour', time))::float8 AS time,"
         " (array_agg(balance ORDER BY time DESC))[1] AS balance,"
         " (array_agg(equity ORDER BY time DESC))[1] AS equity"
-        " FROM account_snapshots WHERE account = %s AND time >= now() - make_interval(days => %s)"
+        " FROM account_snapshots WHERE account = %s"
+        " AND time > to_timestamp(%s) - make_interval(days => %s) AND time <= to_timestamp(%s)"
         " GROUP BY 1 ORDER BY 1",
-        (account, days),
+        (account, now, days, now),
     )
 
 

@@ -25,6 +25,7 @@ from bridge_v3.dashboard.monitor import ServiceMonitor
 from bridge_v3.dashboard.panels import PANELS, Panels, guarded
 from bridge_v3.dashboard.reader import ReadDatabase
 from bridge_v3.dashboard.refresher import PanelRefresher
+from bridge_v3.dashboard.trading_queries import DEAL_ENTRIES
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def _marker(kind: str, data: dict) -> dict | None:
         }
     if data.get("type") not in (0, 1):
         return None
-    entry = {0: "in", 1: "out", 2: "in/out", 3: "out by"}.get(data.get("entry"), "")
+    entry = DEAL_ENTRIES.get(data.get("entry"), "")
     return {
         "kind": "fill",
         "symbol": data["symbol"],

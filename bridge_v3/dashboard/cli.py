@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bridge_v3.config.loader import load_settings
+from bridge_v3.config.parsers import InvalidValue, parse_host
 from bridge_v3.config.settings import Settings
 from bridge_v3.dashboard.app import Dashboard
 from bridge_v3.dashboard.server import DashboardServer
@@ -121,8 +122,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise ConfigError("--env-file", f"no such file: {args.env_file}", ".env")
     settings = load_settings(env_file=args.env_file)
     web = settings.dashboard
-    overrides = {"host": args.host or web.host, "port": args.port or web.port}
+    overrides = {"host": _host(args.host) if args.host else web.host, "port": args.port or web.port}
     return replace(settings, dashboard=replace(web, **overrides))
+
+
+def _host(text: str) -> str:
+    try:
+        return parse_host(text.strip())
+    except InvalidValue as error:
+        raise ConfigError("--host", str(error), "127.0.0.1") from None
 
 
 def _port(text: str) -> int:

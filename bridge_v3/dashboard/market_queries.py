@@ -8,10 +8,10 @@ from __future__ import annotations
 from bisect import bisect_right
 
 from bridge_v3.config.constants import TIMEFRAMES
+from bridge_v3.dashboard.trading_queries import DEAL_ENTRIES
 
 BAR_LIMIT = 300
 _DEAL_BUY, _DEAL_SELL = 0, 1
-_ENTRIES = {0: "in", 1: "out", 2: "in/out", 3: "out by"}
 
 
 def series(db, account: int) -> list[dict]:
@@ -51,7 +51,7 @@ def markers(db, account: int, symbol: str, timeframe: str, since: float) -> list
     )
     for fill in fills:
         fill["side"] = "buy" if fill.pop("type") == _DEAL_BUY else "sell"
-        fill["entry"] = _ENTRIES.get(fill["entry"], str(fill["entry"]))
+        fill["entry"] = DEAL_ENTRIES.get(fill["entry"], str(fill["entry"]))
     return sorted(fills + signals, key=lambda marker: marker["time"])
 
 
@@ -68,15 +68,15 @@ def on_bars(found: list[dict], bar_times: list[int]) -> list[dict]:
 
 def quality(db, account: int, now: float) -> list[dict]:
     """Per series: the last stored closed bar, how far it is behind ``now`` (seconds past
-    the bar's close) and the bars quarantined since UTC midnight."""
+    the bar's close) and the bars quarantined since midnight (UTC) of ``now``'s day."""
     rows = db.rows(
         "SELECT w.symbol, w.timeframe, EXTRACT(EPOCH FROM w.last_time)::bigint AS last_time,"
         " (SELECT count(*) FROM bar_quarantine q WHERE q.account = w.account"
         "  AND q.symbol = w.symbol AND q.timeframe = w.timeframe"
-        "  AND q.seen_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-        " AS quarantined_today"
+        "  AND q.seen_at >= date_trunc('day', to_timestamp(%s) AT TIME ZONE 'UTC')"
+        "  AT TIME ZONE 'UTC') AS quarantined_today"
         " FROM bar_watermarks w WHERE w.account = %s ORDER BY w.symbol, w.timeframe",
-        (account,),
+        (now, account),
     )
     for row in rows:
         length = TIMEFRAMES[row["timeframe"]].seconds if row["timeframe"] in TIMEFRAMES else 0

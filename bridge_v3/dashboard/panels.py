@@ -62,9 +62,10 @@ class Panels:
         }
 
     def _account(self, account: int) -> dict:
+        now = self._clock()
         return {
-            "today": account_queries.equity_today(self._db, account),
-            "days": account_queries.equity_days(self._db, account),
+            "today": account_queries.equity_today(self._db, account, now),
+            "days": account_queries.equity_days(self._db, account, now),
         }
 
     def _risk(self, account: int) -> dict:

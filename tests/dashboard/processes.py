@@ -37,7 +37,9 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path) ->
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            pytest.fail(
+                f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')}"
+            )
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", port), timeout=0.5),
@@ -63,7 +65,9 @@ class RedisServer:
         log = self.folder / f"redis-{self.port}.log"
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         command += ["--appendonly", "no", "--dir", str(self.folder), "--logfile", str(log)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
         wait_for_port(self.port, self.process, "redis-server", log)
 
     def stop(self) -> None:
@@ -81,7 +85,11 @@ class DashboardProcess:
         env = {**env, "DASHBOARD_PORT": str(self.port)}
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bridge_v3.dashboard"], env=env, cwd=cwd, stdout=out, stderr=out
+                [sys.executable, "-m", "bridge_v3.dashboard"],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=out,
             )
         wait_for_port(self.port, self.process, "the dashboard", self.log)
 
