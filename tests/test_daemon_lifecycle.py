@@ -21,6 +21,7 @@ from bridge_v3.daemon import Bridge
 from bridge_v3.exceptions import TerminalDisconnectedError
 from bridge_v3.services.mt5.backends import TerminalBackend, simulator_backend
 from bridge_v3.simulator.clock import ManualClock
+from tests.services.test_retry import CountingEvent
 from tests.test_daemon_e2e import START
 from tests.test_daemon_faults import settings_for
 
@@ -183,23 +184,11 @@ def test_shutdown_is_bounded_when_a_task_never_returns(
     assert not bridge.database.health()
 
 
-class RecordingEvent(threading.Event):
-    """A stop event that records the timeout of every wait on it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timeouts: list[float | None] = []
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self.timeouts.append(timeout)
-        return super().wait(timeout)
-
-
 def test_run_waits_for_the_stop_in_short_slices(fresh_database, redis_prefix, tmp_path, journal):
     # On Windows an untimed wait is not interrupted by Ctrl+C: the handler would never run.
     clock = ManualClock(START)
     settings = settings_for(fresh_database, redis_prefix, tmp_path)
-    stop = RecordingEvent()
+    stop = CountingEvent()
     bridge = Bridge(settings, stop, journalled_backend(settings, clock, journal))
     bridge.connect()
     runner = threading.Thread(target=bridge.run, daemon=True)

@@ -15,50 +15,16 @@ from functools import cache
 
 from bridge_v3 import schemas
 from bridge_v3.client.validation import compile_schema
+from bridge_v3.models.account import AccountSnapshot as Account
+from bridge_v3.models.price import Bar, Tick
 
 
 class InvalidMessage(ValueError):
     """A stream entry that is not a valid message; ``str()`` gives the reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    symbol: str
-    timeframe: str
-    time: datetime  # open time, UTC
-    open: float
-    high: float
-    low: float
-    close: float
-    tick_volume: int
-    spread: int
-    real_volume: int
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    symbol: str
-    time: datetime  # UTC, millisecond precision
-    bid: float
-    ask: float
-    last: float
-    volume: int
-    flags: int
-    volume_real: float
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    account: int
-    time: datetime
-    balance: float
-    equity: float
-    margin: float
-    margin_free: float
-    margin_level: float
-    profit: float
-    currency: str
-    leverage: int
+# ``Bar``, ``Tick`` and ``Account`` are the bridge's own models (bridge_v3.models): the
+# subscriber hands out exactly what the bridge publishes.
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,8 @@ def test_backoff_jitter_spreads_delays():
 
 
 class CountingEvent(threading.Event):
+    """A stop event that records the timeout of every wait on it."""
+
     def __init__(self) -> None:
         super().__init__()
         self.timeouts: list[float | None] = []
