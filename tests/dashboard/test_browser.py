@@ -8,7 +8,10 @@ bounded wait for an effect on the page, never a fixed sleep.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -16,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.dashboard.processes import (
+    REPO,
     DashboardProcess,
     RedisServer,
     launch_chromium,
@@ -39,9 +43,6 @@ def simulated_start(new_bar_after: float) -> str:
 
 
 def start_bridge(env: dict, cwd, name: str):
-    import subprocess
-    import sys
-
     with (cwd / f"{name}.out").open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "bridge_v3.main"], env=env, cwd=cwd, stdout=out, stderr=out
@@ -150,3 +151,58 @@ def test_the_page_follows_a_bridge_through_a_new_bar_a_redis_outage_and_its_deat
     )
     expect(bridge_card(page)).to_contain_text("no heartbeat for")
     screenshot(page, "5-bridge-silent")
+
+
+# -- risk: the trades and risk part (issue 9) ---------------------------------------------------
+
+RISK_LANDED = importlib.util.find_spec("bridge_v3.controllers.risk_controller") is not None
+
+
+def buy_by_hand(server: ServerProcess, volume: float) -> int:
+    """A trade made on the terminal itself (not by the bridge), as a person would."""
+    connection = server.connect()
+    try:
+        mt5 = connection.modules.MetaTrader5
+        assert mt5.initialize()
+        request = {"action": mt5.TRADE_ACTION_DEAL, "symbol": "BTCUSD", "volume": volume}
+        request.update(type=mt5.ORDER_TYPE_BUY, type_filling=mt5.ORDER_FILLING_FOK, deviation=50)
+        result = mt5.order_send(request)
+        assert result.retcode == mt5.TRADE_RETCODE_DONE, result.comment
+        return int(result.order)
+    finally:
+        connection.close()
+
+
+def shock(port: int, percent: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "bridge_v3.simulator", "shock", "--port", str(port)]
+    command += ["--symbol", "BTCUSD", "--percent", percent]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.xfail(
+    not RISK_LANDED,
+    reason="needs the trade and risk controllers and the simulator's shock command (issue 9)",
+    run=False,
+    strict=True,
+)
+def test_a_shock_turns_the_risk_panel_halted_with_the_position_and_its_fill_shown(stack, page):
+    expect(page.locator("#risk-state")).to_have_attribute(
+        "data-state", "ACTIVE", timeout=60 * SECOND
+    )
+    ticket = buy_by_hand(stack["server"], 0.5)  # about 17,000 USD of BTC on a 10,000 account
+
+    expect(page.locator("#positions")).to_contain_text(str(ticket), timeout=30 * SECOND)
+    expect(page.locator("#positions-text")).to_have_text("1 of 5")
+    expect(page.locator("#market-chart")).to_have_attribute("data-markers", "1")  # the fill
+    expect(page.locator("#deals")).to_contain_text("BTCUSD")
+
+    done = shock(stack["server"].port, "-10")
+    assert done.returncode == 0, done.stderr
+
+    expect(page.locator("#risk-state")).to_have_attribute(
+        "data-state", "HALTED", timeout=30 * SECOND
+    )
+    expect(page.locator("#risk-reason")).to_contain_text("daily loss")
+    expect(page.locator("#loss-gauge")).to_have_attribute("data-level", "bad")
+    expect(page.locator("#risk-events")).to_contain_text("HALTED")
+    screenshot(page, "6-risk-halted")

@@ -115,7 +115,7 @@
     state.bars = result.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close }));
     candles.setData(state.bars);
     state.markers = result.markers.map(markerOf).filter(Boolean);
-    candleMarkers.setMarkers(state.markers);
+    showMarkers();
     showLastBar();
   }
 
@@ -160,7 +160,12 @@
     if (index < 0) return;
     const marker = markerOf({ ...m, bar_time: times[index] });
     state.markers = [...state.markers, marker].sort((a, b) => a.time - b.time);
+    showMarkers();
+  }
+
+  function showMarkers() {
     candleMarkers.setMarkers(state.markers);
+    $("market-chart").dataset.markers = String(state.markers.length); // what the canvas shows
   }
 
   function renderAccount(result) {
