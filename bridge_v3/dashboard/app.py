@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 LATE_AFTER_INTERVALS = 1.5  # a heartbeat this late turns the bridge red (within two intervals)
 PANELS_BY_TYPE = {
-    "status": ("trading",),  # floating profit moves between trades syncs
+    "status": ("trading", "risk"),  # floating profit and daily loss move between events
     "bar": ("quality",),
     "position": ("trading",),
     "order": ("trading",),

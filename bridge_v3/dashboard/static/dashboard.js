@@ -224,7 +224,7 @@
     const reducing = limit && limits.reducing_at_pct ? limit * limits.reducing_at_pct / 100 : null;
     gauge("loss-gauge", loss, limit, reducing);
     $("loss-text").textContent = loss === undefined || loss === null ? `– of ${num(limit)} %` : `${num(loss, 2)} % of ${num(limit)} %`;
-    const open = risk.open_positions ?? state.openPositions;
+    const open = state.openPositions ?? risk.open_positions; // the mirror's table is the freshest
     const most = limits.max_positions ?? state.config.max_positions;
     gauge("positions-gauge", open, most, null);
     $("positions-text").textContent = open === null || open === undefined ? `– of ${most}` : `${open} of ${most}`;
