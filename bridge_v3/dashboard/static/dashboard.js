@@ -1,7 +1,9 @@
 // The dashboard page: loads every panel from /api/snapshot, then follows /events (server-sent
 // events) and changes only what an event touches. After any break (the stream, PostgreSQL or
 // Redis coming back) it loads the snapshot again, so it recovers without a reload.
-"use strict";
+import { el, num, utc } from "./format.js";
+import { bridgeCard } from "./health.js";
+import { table } from "./tables.js";
 
 (function () {
   const LWC = window.LightweightCharts;
@@ -25,42 +27,7 @@
     loading: null,
   };
   const $ = (id) => document.getElementById(id);
-
-  // -- formatting -------------------------------------------------------------------------
-
-  const pad = (n) => String(n).padStart(2, "0");
-  function utc(value) {
-    if (value === null || value === undefined || value === "") return "";
-    const d = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-    if (isNaN(d)) return String(value);
-    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-      `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  }
-  // Today's times as the time of day only; older ones in full.
-  function recent(value) {
-    const full = utc(value);
-    return full.slice(0, 10) === utc(serverNow() / 1000).slice(0, 10) ? full.slice(11) : full;
-  }
-  function num(value, digits) {
-    if (value === null || value === undefined) return "";
-    const n = Number(value);
-    if (!isFinite(n)) return String(value);
-    return digits === undefined ? String(+n.toPrecision(10)) : n.toFixed(digits);
-  }
-  function age(seconds) {
-    if (seconds === null || seconds === undefined) return "";
-    if (seconds < 90) return `${Math.max(0, Math.round(seconds))} s`;
-    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-    if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
-    return `${Math.round(seconds / 86400)} d`;
-  }
   const serverNow = () => Date.now() + state.offsetMs;
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   // -- charts -----------------------------------------------------------------------------
 
@@ -242,60 +209,14 @@
     }
   }
 
-  const COLUMNS = {
-    positions: [["ticket"], ["symbol"], ["type"], ["volume", "num"], ["price_open", "num", "open"],
-      ["price_current", "num", "current"], ["sl", "num"], ["tp", "num"], ["swap", "num"], ["profit", "pnl"]],
-    orders: [["ticket"], ["symbol"], ["type"], ["volume", "num"], ["price_open", "num", "price"],
-      ["sl", "num"], ["tp", "num"], ["time_setup", "time", "placed"], ["time_expiration", "time", "expires"]],
-    deals: [["time", "time"], ["ticket"], ["symbol"], ["type"], ["entry"], ["volume", "num"],
-      ["price", "num"], ["profit", "pnl"], ["commission", "num"], ["swap", "num"]],
-    signals: [["time", "time"], ["strategy"], ["symbol"], ["timeframe", "", "tf"], ["side"],
-      ["price", "num"], ["mode"], ["reason"]],
-    intents: [["created_at", "time", "created"], ["intent_id", "", "intent"], ["strategy"], ["symbol"],
-      ["type"], ["volume", "num"], ["status"], ["retcode"], ["error"]],
-    quality: [["symbol"], ["timeframe", "", "tf"], ["last_time", "clock", "last bar"],
-      ["lag_seconds", "lag", "lag"], ["quarantined_today", "num", "quarantined today"]],
-  };
-
-  function table(id, rows, empty) {
-    const columns = COLUMNS[id];
-    const head = el("tr");
-    for (const [key, , label] of columns) head.append(el("th", {}, label || key.replace(/_/g, " ")));
-    const body = rows.map((row) => {
-      const tr = el("tr");
-      for (const [key, kind] of columns) tr.append(cell(row, key, kind));
-      return tr;
-    });
-    if (!rows.length) {
-      const tr = el("tr", { class: "none" });
-      tr.append(el("td", { colspan: String(columns.length) }, empty));
-      body.push(tr);
-    }
-    $(id).replaceChildren(el("thead"), el("tbody"));
-    $(id).tHead.append(head);
-    $(id).tBodies[0].append(...body);
-  }
-
-  function cell(row, key, kind) {
-    const value = row[key];
-    if (kind === "time") return el("td", {}, utc(value));
-    if (kind === "clock") return el("td", {}, recent(value));
-    if (kind === "num") return el("td", { class: "num" }, num(value));
-    if (kind === "pnl") return el("td", { class: `num ${value > 0 ? "pos" : value < 0 ? "neg" : ""}` }, num(value, 2));
-    if (kind === "lag") {
-      const late = value !== null && row.seconds && value > 3 * row.seconds;
-      return el("td", { class: `num${late ? " lagging" : ""}` }, age(value));
-    }
-    return el("td", {}, value === null || value === undefined ? "" : String(value));
-  }
-
   function renderTrading(result) {
     if (!panelError("trading-panel", result) || result.empty) return;
-    table("positions", result.positions, "no open position");
-    table("orders", result.orders, "no pending order");
-    table("deals", result.deals, "no deal yet");
-    table("signals", result.signals, "no signal yet (strategies come later, or none is enabled)");
-    table("intents", result.intents, "no order intent yet");
+    const now = serverNow() / 1000;
+    table("positions", result.positions, "no open position", now);
+    table("orders", result.orders, "no pending order", now);
+    table("deals", result.deals, "no deal yet", now);
+    table("signals", result.signals, "no signal yet (strategies come later, or none is enabled)", now);
+    table("intents", result.intents, "no order intent yet", now);
     const floating = result.positions.reduce((sum, p) => sum + (Number(p.profit) || 0), 0);
     $("floating").textContent = result.positions.length ? `floating ${num(floating, 2)}` : "";
     state.openPositions = result.positions.length;
@@ -304,50 +225,10 @@
 
   function renderQuality(result) {
     if (!panelError("quality-panel", result) || result.empty) return;
-    table("quality", result.series, "no series stored yet");
+    table("quality", result.series, "no series stored yet", serverNow() / 1000);
   }
 
   const RENDER = { market: renderMarket, account: renderAccount, risk: renderRisk, trading: renderTrading, quality: renderQuality };
-
-  // -- health strip -----------------------------------------------------------------------
-
-  function verdict(beat) {
-    const ageSeconds = (serverNow() - beat.received_ms) / 1000;
-    const d = beat.data || {};
-    const problems = [];
-    if (ageSeconds > state.config.late_after) problems.push(`no heartbeat for ${age(ageSeconds)}`);
-    if (d.state && d.state !== "running") problems.push(`bridge ${d.state}`);
-    if (d.terminal && d.terminal.connected === false) problems.push("terminal disconnected");
-    if (d.postgres === false) problems.push("PostgreSQL down");
-    if (d.redis === false) problems.push("Redis down");
-    if (d.clock && d.clock.trusted === false) problems.push("broker clock not trusted");
-    const health = ageSeconds > state.config.late_after ? "late" : problems.length ? "down" : "ok";
-    return { ageSeconds, problems, health };
-  }
-
-  function part(label, ok) {
-    return el("span", { class: ok === false ? "part bad" : "part" }, `${label} ${ok === false ? "✗" : "✓"}`);
-  }
-
-  function bridgeCard(beat) {
-    const d = beat.data || {};
-    const v = verdict(beat);
-    const card = el("article", { class: "bridge", "data-source": beat.source, "data-health": v.health });
-    card.append(el("span", { class: "verdict" }, v.health === "ok" ? "OK" : v.health === "late" ? "LATE" : "PROBLEM"));
-    card.append(el("div", { class: "name" }, `${beat.source} · ${beat.account ?? "no account"}`));
-    card.append(el("div", { class: "age" }, `${d.state || "?"}, heartbeat ${age(v.ageSeconds)} ago` +
-      (v.problems.length ? ` — ${v.problems.join(", ")}` : "")));
-    const parts = el("div", { class: "parts" });
-    parts.append(part("terminal", d.terminal ? d.terminal.connected : undefined), part("PostgreSQL", d.postgres),
-      part("Redis", d.redis), part("clock", d.clock ? d.clock.trusted : undefined));
-    if (d.trading && d.trading.enabled === false) parts.append(part("trading", false));
-    card.append(parts);
-    const w = d.worker || {};
-    card.append(el("div", { class: "counters" },
-      `outbox ${d.outbox_pending ?? "?"} · worker active ${w.active ?? "?"}, queued ${w.queued ?? "?"}, ` +
-      `done ${w.completed ?? "?"}, failed ${w.failed ?? "?"}, timed out ${w.timed_out ?? "?"}, skipped ${w.skipped ?? "?"}`));
-    return card;
-  }
 
   function renderHealth() {
     const beats = Object.values(state.bridges).sort((a, b) => a.source.localeCompare(b.source));
@@ -356,7 +237,7 @@
       strip.replaceChildren(el("p", { class: "empty" }, "No heartbeat seen yet."));
       return;
     }
-    strip.replaceChildren(...beats.map(bridgeCard));
+    strip.replaceChildren(...beats.map((beat) => bridgeCard(beat, serverNow(), state.config.late_after)));
   }
 
   function setBridges(list) {
