@@ -149,7 +149,8 @@ def add_trading_rows(pg: dict, at: float) -> None:
     risk = {"state": "HALTED", "reason": "daily loss 6.1 % reached 5 %", "daily_loss_pct": 6.1}
     execute(
         pg,
-        "INSERT INTO bridge_state (account, key, value) VALUES (%s, 'risk_state', %s)",
+        "INSERT INTO bridge_state (account, key, value) VALUES (%s, 'risk_state', %s)"
+        " ON CONFLICT (account, key) DO UPDATE SET value = EXCLUDED.value",
         (ACCOUNT, json.dumps(risk)),
     )
     execute(
