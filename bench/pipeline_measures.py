@@ -129,7 +129,8 @@ def _one_cycle(bridge: Bridge, clock: ManualClock, latch: CycleLatch) -> tuple[f
 
 
 def publishing(bridge: Bridge, client: redis.Redis, count: int, repeats: int) -> dict:
-    """Bars through ``Publisher.publish_many`` against a bare pipelined PUBLISH loop."""
+    """Bars through ``Publisher.publish_many`` (numbered in the local outbox, sent, acked)
+    against a bare pipelined PUBLISH loop."""
     symbol = bridge.prices.series[0][0]
     now = bridge.clock()
     rates = bridge.mt5.rates_range(symbol, M1.mt5, now - 3 * 86400, now)

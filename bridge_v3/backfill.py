@@ -4,77 +4,104 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 
-from bridge_v3.config.constants import TIMEFRAMES, Timeframe
+from bridge_v3.config.constants import Timeframe
 from bridge_v3.controllers.price_controller import SyncResult
 from bridge_v3.daemon import Bridge
-from bridge_v3.exceptions import ConfigError, DependencyError
+from bridge_v3.exceptions import DependencyError
 
 logger = logging.getLogger(__name__)
 
+PROGRESS_SECONDS = 5.0  # at most one progress line per series this often
+
 
 def select_series(
-    bridge: Bridge, symbols: str | None, timeframes: str | None
+    configured: Sequence[tuple[str, Timeframe]],
+    symbols: Sequence[str] | None,
+    timeframes: Sequence[Timeframe] | None,
 ) -> list[tuple[str, Timeframe]]:
-    series = bridge.prices.series
-    if symbols:
-        wanted = {s.strip().upper() for s in symbols.split(",") if s.strip()}
-        series = [(s, tf) for s, tf in series if s in wanted] or [
-            (s, tf) for s in sorted(wanted) for tf in dict.fromkeys(t for _, t in series)
-        ]
-    if timeframes:
-        chosen = []
-        for name in (t.strip().upper() for t in timeframes.split(",") if t.strip()):
-            if name not in TIMEFRAMES:
-                raise ConfigError("--timeframes", f"unknown timeframe {name!r}", "M1,H1")
-            chosen.append(TIMEFRAMES[name])
-        series = list(
-            dict.fromkeys((s, tf) for s in dict.fromkeys(s for s, _ in series) for tf in chosen)
-        )
-    return series
+    """Exactly the series asked for: ``symbols`` (default: the configured ones), each with
+    ``timeframes`` (default: its configured timeframes, or every configured timeframe for a
+    symbol that is not configured)."""
+    every = list(dict.fromkeys(tf for _, tf in configured))
+    chosen = []
+    for symbol in symbols or dict.fromkeys(s for s, _ in configured):
+        own = [tf for s, tf in configured if s == symbol]
+        chosen += [(symbol, tf) for tf in timeframes or own or every]
+    return list(dict.fromkeys(chosen))
 
 
-def run_backfill(bridge: Bridge, days: float, symbols: str | None, timeframes: str | None) -> int:
-    series = select_series(bridge, symbols, timeframes)
-    started = time.perf_counter()
-    fetched = written = 0
+def run_backfill(
+    bridge: Bridge,
+    days: float,
+    symbols: Sequence[str] | None,
+    timeframes: Sequence[Timeframe] | None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Load every selected series; exit code 0, or 1 when every series was skipped."""
+    series = select_series(bridge.prices.series, symbols, timeframes)
+    started = clock()
+    total, skipped = SyncResult(), 0
     for index, (symbol, timeframe) in enumerate(series, 1):
         if bridge.stop_event.is_set():
             break
+        progress = Progress(index, len(series), clock)
         try:
-            result = bridge.prices.backfill(
-                symbol, timeframe, days, progress=_progress(index, len(series))
-            )
+            result = bridge.prices.backfill(symbol, timeframe, days, progress=progress.report)
         except DependencyError as error:
             logger.error("%s %s skipped: %s", symbol, timeframe, error)
+            skipped += 1
             continue
-        fetched += result.fetched
-        written += result.stored
-    elapsed = max(time.perf_counter() - started, 1e-9)
-    logger.info(
-        "Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s)",
-        fetched,
-        written,
-        elapsed,
-        fetched / elapsed,
-    )
-    print(
-        f"bars fetched: {fetched}  rows written: {written}  seconds: {elapsed:.1f}  "
-        f"bars/s: {fetched / elapsed:.0f}"
-    )
+        progress.report(symbol, timeframe, result, final=True)
+        total = SyncResult(total.fetched + result.fetched, total.stored + result.stored)
+    _report(total, max(clock() - started, 1e-9))
+    if series and skipped == len(series):
+        logger.error("Backfill loaded nothing: every series asked for was skipped")
+        return 1
     return 0
 
 
-def _progress(index: int, count: int):
-    def report(symbol: str, timeframe: Timeframe, total: SyncResult) -> None:
+def _report(total: SyncResult, elapsed: float) -> None:
+    rate = total.fetched / elapsed
+    logger.info(
+        "Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s)",
+        total.fetched,
+        total.stored,
+        elapsed,
+        rate,
+    )
+    print(
+        f"bars fetched: {total.fetched}  rows written: {total.stored}  seconds: {elapsed:.1f}  "
+        f"bars/s: {rate:.0f}"
+    )
+
+
+class Progress:
+    """Progress of one series: a line when bars came in and ``PROGRESS_SECONDS`` passed since
+    the previous one, and a last line when the series is done."""
+
+    def __init__(self, index: int, count: int, clock: Callable[[], float]) -> None:
+        self._where = f"[{index}/{count}]"
+        self._clock = clock
+        self._last_line = clock()
+        self._fetched = 0
+
+    def report(
+        self, symbol: str, timeframe: Timeframe, total: SyncResult, *, final: bool = False
+    ) -> None:
+        grew, self._fetched = total.fetched > self._fetched, total.fetched
+        due = grew and self._clock() - self._last_line >= PROGRESS_SECONDS
+        if not (final or due):
+            return
+        self._last_line = self._clock()
         logger.info(
-            "[%d/%d] %s %s: %d bars fetched, %d rows written",
-            index,
-            count,
+            "%s %s %s: %d bars fetched, %d rows written%s",
+            self._where,
             symbol,
             timeframe,
             total.fetched,
             total.stored,
+            " (done)" if final else "",
         )
-
-    return report

@@ -31,7 +31,7 @@ def banner_lines(settings: Settings, backend: str, account: str = "") -> list[st
         settings.worker,
     )
     mode = (
-        "LIVE (orders are sent after risk checks)"
+        "LIVE (allowed, but this version has no order path: no order is sent)"
         if risk.trading_mode is TradingMode.LIVE
         else "SAFETY (signals only, no orders are sent)"
     )

@@ -1,8 +1,11 @@
-"""``--check``: reach every part once, print a status table, exit 0 if all answer, else 1."""
+"""``--check``: reach every part once, print a status table, exit 0 if all answer, else 1.
+
+It only looks: no migration is applied, no outbox file is created or moved.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bridge_v3.banner import CheckRow, check_table
 from bridge_v3.config.settings import Settings
@@ -12,6 +15,7 @@ from bridge_v3.services.migrations import MIGRATIONS_DIR
 from bridge_v3.services.migrations.runner import load_migrations
 from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
 from bridge_v3.services.mt5.mt5_service import MT5Service
+from bridge_v3.services.outbox import inspect_outbox
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.server_time import ServerTime
 
@@ -97,12 +101,20 @@ def describe_clock(status: dict) -> str:
     return text
 
 
-def run_check(settings: Settings, *, out: Callable[[str], None] = print) -> int:
+def check_spool(settings: Settings) -> str:
+    return inspect_outbox(settings.spool_path)
+
+
+def run_check(
+    settings: Settings, *, unknown: Sequence[str] = (), out: Callable[[str], None] = print
+) -> int:
+    valid = f"valid; unknown names ignored: {'; '.join(unknown)}" if unknown else "valid"
     rows = [
-        CheckRow("settings", True, "valid"),
+        CheckRow("settings", True, valid),
         _guard("postgresql", lambda: check_postgres(settings)),
         _guard("redis", lambda: check_redis(settings)),
         _guard("mt5 terminal", lambda: check_terminal(settings)),
+        _guard("outbox", lambda: check_spool(settings)),
     ]
     out(check_table(rows))
     return 0 if all(row.ok for row in rows) else 1

@@ -1,9 +1,10 @@
 """The composition root: builds every part, wires it, runs it and shuts it down in order.
 
-Start-up: PostgreSQL (migrations), Redis, the terminal — each retried with backoff until it
-answers or a stop is requested — then the controllers, an initial sync, and the jobs.
-Shutdown (DESIGN §3.8): scheduler, worker (drained within a bound), outbox flush, pools,
-terminal.
+Start-up: the local outbox (opened and locked before anything else, so a bad SPOOL_PATH is a
+configuration error), PostgreSQL (migrations), the terminal, Redis — each retried with
+backoff until it answers or a stop is requested — then the controllers, an initial sync, and
+the jobs. Shutdown (DESIGN §3.8): scheduler, worker (drained within a bound), a last
+heartbeat, what is left in the outbox, pools, terminal.
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import Settings
 from bridge_v3.controllers.account_controller import AccountController
+from bridge_v3.controllers.activity import ActivityReport, Counters
 from bridge_v3.controllers.price_controller import PriceController
 from bridge_v3.controllers.status_controller import StatusController
 from bridge_v3.controllers.tick_controller import TickController
-from bridge_v3.exceptions import TemporaryError
+from bridge_v3.exceptions import ConfigError, SpoolError, TemporaryError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.outbox import Outbox
+from bridge_v3.services.pending_messages import PendingMessages
 from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.retry import Backoff, Retry
@@ -67,24 +71,40 @@ class Bridge:
         self.stop_event = stop
         self.backend = backend or choose_backend(settings.mt5, settings.simulator)
         self.clock: Callable[[], float] = self.backend.clock
-        self.source = settings.bridge_id or socket.gethostname()
-        self.database = DatabaseService(settings.postgres)
+        self.outbox = open_outbox(settings.spool_path, self.clock)
+        self.source = settings.bridge_id  # completed with the account once it is known
+        pg = settings.postgres
+        self.database = DatabaseService(
+            pg,
+            dependency=Dependency(
+                "PostgreSQL",
+                f"{pg.host}:{pg.port}",
+                meanwhile="storing waits; every series resumes from its watermark when it answers",
+                clock=self.clock,
+            ),
+        )
         self.mt5 = MT5Service(
             self.backend.open_client,
             settings.mt5,
             ServerTime(settings.mt5.server_timezone),
             clock=self.clock,
+            dependency=Dependency(
+                "MT5 terminal",
+                self.backend.description,
+                meanwhile="reconnecting with backoff; every series resumes from its watermark",
+                clock=self.clock,
+            ),
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
         self.scheduler = Scheduler(self.worker)
         self.account: int | None = None
         self.redis: RedisService | None = None
         self.publisher: Publisher | None = None
-        self.outbox: Outbox | None = None
         self.prices: PriceController | None = None
         self.ticks: TickController | None = None
         self.accounts: AccountController | None = None
         self.status: StatusController | None = None
+        self.activity: ActivityReport | None = None
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -96,8 +116,9 @@ class Bridge:
             stop=self.stop_event,
         )
 
-    def connect(self) -> None:
-        """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers."""
+    def connect(self, extra_symbols: Iterable[str] = ()) -> None:
+        """Reach PostgreSQL, Redis and the terminal (retrying), then build the controllers.
+        ``extra_symbols`` are selected in the terminal too (``--backfill --symbols``)."""
         pg = self.settings.postgres
         self._retry().call(self.database.start, what=f"PostgreSQL at {pg.host}:{pg.port}")
         applied = self.database.migrate()
@@ -105,10 +126,14 @@ class Bridge:
             logger.info("Database migrations applied: %s", ", ".join(applied))
         series = configured_series(self.settings)
         symbols = list(
-            dict.fromkeys([s for s, _ in series] + list(self.settings.market.tick_symbols))
+            dict.fromkeys(
+                [s for s, _ in series] + list(self.settings.market.tick_symbols) + [*extra_symbols]
+            )
         )
         info = self._retry().call(lambda: self.mt5.connect(symbols), what="MT5 terminal")
         self.account = int(info["login"])
+        # Several bridges on one host (one per account) must not share a seq counter.
+        self.source = self.settings.bridge_id or f"{socket.gethostname()}-{self.account}"
         logger.info(
             "MT5 terminal: %s, account %s on %s, trade allowed: %s",
             self.mt5.backend_name,
@@ -121,18 +146,30 @@ class Bridge:
         self._build_controllers(series)
 
     def _connect_redis(self) -> None:
+        """Build the publisher and deliver what a previous run left (its Redis tracker tells
+        the operator if Redis does not answer; storing goes on meanwhile)."""
         rd = self.settings.redis
         self.redis = RedisService(rd, source=self.source, account=self.account, clock=self.clock)
-        self.outbox = Outbox(self.settings.spool_path)
-        self.publisher = Publisher(self.redis, self.outbox)
-        if not self.publisher.start():
-            logger.warning(
-                "Redis at %s:%s does not answer yet: storing goes on, messages are "
-                "spooled to %s and sent when it answers",
-                rd.host,
-                rd.port,
-                self.settings.spool_path,
-            )
+        self.publisher = Publisher(
+            self.redis,
+            self.outbox,
+            pending=PendingMessages(self.database, self.source),
+            redis_state=Dependency(
+                "Redis",
+                f"{rd.host}:{rd.port}",
+                meanwhile=f"storing goes on; messages wait in {self.outbox.path} and are sent "
+                "in order when it answers",
+                clock=self.clock,
+            ),
+            spool_state=Dependency(
+                "Outbox",
+                str(self.outbox.path),
+                meanwhile="messages of stored rows wait in PostgreSQL",
+                clock=self.clock,
+            ),
+            wall_clock=self.clock,
+        )
+        self.publisher.start()
 
     def _report_trading_permissions(self, account: dict) -> None:
         try:
@@ -190,10 +227,27 @@ class Bridge:
                 "worker": self.worker.stats,
                 "bars": lambda: dict(self.prices.totals),
                 "ticks": lambda: dict(self.ticks.totals),
+                "dependencies": lambda: {
+                    "terminal": self.mt5.dependency.snapshot(),
+                    "postgres": self.database.dependency.snapshot(),
+                    "redis": self.publisher.redis_state.snapshot(),
+                    "outbox": self.publisher.spool_state.snapshot(),
+                },
             },
         )
+        self.activity = ActivityReport(
+            lambda: Counters(
+                self.prices.totals["stored"],
+                self.publisher.sent,
+                self.ticks.totals["stored"],
+                self.prices.totals["quarantined"],
+            ),
+            lambda: {(s, tf): self.prices.watermark(s, tf) for s, tf in self.prices.series},
+            lambda: self.publisher.pending,
+            clock=self.clock,
+        )
         self.mt5.on_reconnect(
-            lambda: self.worker.submit("prices", self.prices.sync_all, Priority.NORMAL)
+            lambda: self.worker.submit("prices", self.sync_prices, Priority.NORMAL)
         )
         self.mt5.on_reconnect(
             lambda: self.worker.submit("ticks", self.submit_tick_tasks, Priority.NORMAL)
@@ -201,42 +255,65 @@ class Bridge:
 
     # -- jobs ----------------------------------------------------------------------------
 
+    def sync_prices(self):
+        """The ``prices`` job: one cycle, and PostgreSQL's recovery told with what it caught up."""
+        committed = self.database.commits
+        result = self.prices.sync_all()
+        self._stored(committed, lambda: f"{result.new} new bars stored")
+        return result
+
+    def sync_ticks(self, symbol: str):
+        committed = self.database.commits
+        result = self.ticks.sync(symbol)
+        self._stored(committed, f"{result.new} new {symbol} ticks stored; bars follow")
+        return result
+
+    def sync_account(self):
+        committed = self.database.commits
+        snapshot = self.accounts.sync()
+        self._stored(committed, "an account snapshot stored; bars follow at the next cycle")
+        return snapshot
+
+    def _stored(self, commits_before: int, caught_up) -> None:
+        """A job committed something: PostgreSQL answers (a job that did not reach it, e.g.
+        while the broker clock is not trusted, proves nothing)."""
+        if self.database.commits > commits_before:
+            self.database.dependency.succeeded(caught_up)
+
+    def report(self) -> None:
+        """The ``stats`` job: what flowed since the last report, then the worker's figures."""
+        self.activity.log()
+        self.worker.log_stats()
+
     def submit_tick_tasks(self) -> None:
         """One task per tick symbol, like the bars."""
         for symbol in self.ticks.symbols:
             self.worker.submit(
-                f"ticks:{symbol}", lambda s=symbol: self.ticks.sync(s), Priority.NORMAL
+                f"ticks:{symbol}", lambda s=symbol: self.sync_ticks(s), Priority.NORMAL
             )
 
     def schedule_jobs(self) -> None:
         w = self.settings.worker
-        self.scheduler.add_job(
-            "prices", self.prices.sync_all, w.price_fetch_interval, Priority.NORMAL
-        )
+        self.scheduler.add_job("prices", self.sync_prices, w.price_fetch_interval, Priority.NORMAL)
         if self.ticks.symbols:
             self.scheduler.add_job(
                 "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
             )
-        self.scheduler.add_job(
-            "account", self.accounts.sync, w.metrics_sync_interval, Priority.HIGH
-        )
+        self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
         self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
-        self.scheduler.add_job(
-            "outbox", self.publisher.flush_if_due, OUTBOX_FLUSH_SECONDS, Priority.LOW
-        )
-        self.scheduler.add_job(
-            "worker-stats", self.worker.log_stats, w.stats_interval, Priority.LOW
-        )
+        self.scheduler.add_job("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
+        self.scheduler.add_job("worker-stats", self.report, w.stats_interval, Priority.LOW)
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
-        logger.info("Bars: %s", self.prices.sync_all())
+        logger.info("Bars: %s", self.sync_prices())
         for symbol in self.ticks.symbols:
-            logger.info("%s ticks: %s", symbol, self.ticks.sync(symbol))
-        self.accounts.sync()
-        self.publisher.flush()
+            logger.info("%s ticks: %s", symbol, self.sync_ticks(symbol))
+        self.sync_account()
+        self.publisher.deliver()
         self.status.beat()
+        self.activity.log()
 
     def run(self) -> None:
         """Start the jobs and block until a stop is requested."""
@@ -266,10 +343,11 @@ class Bridge:
             )
         if self.status is not None:
             self._final_heartbeat()
+        if self.publisher is not None:
+            self.publisher.report_at_stop()
         if self.redis is not None:
             self.redis.close()
-        if self.outbox is not None:
-            self.outbox.close()
+        self.outbox.close()
         self.database.close()
         self.mt5.shutdown()
         self.backend.close()
@@ -280,3 +358,12 @@ class Bridge:
             self.status.beat(state="stopped")
         except TemporaryError as error:
             logger.warning("Final heartbeat not sent: %s", error)
+
+
+def open_outbox(path: str, clock: Callable[[], float]) -> Outbox:
+    """The local outbox, opened and locked now: a bad SPOOL_PATH stops the start as a
+    configuration error, before anything is connected."""
+    try:
+        return Outbox(path, clock=clock)
+    except SpoolError as error:
+        raise ConfigError("SPOOL_PATH", str(error), "spool/outbox.sqlite3") from None

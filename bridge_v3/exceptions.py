@@ -13,6 +13,11 @@ class TemporaryError(BridgeError):
     """Something outside is unavailable for now: retry later."""
 
 
+class UnavailableError(TemporaryError):
+    """A dependency does not answer, and its ``Dependency`` tracker has already told the
+    operator: count the failure and go on, without another log line or a traceback."""
+
+
 class DependencyError(BridgeError):
     """This item cannot be processed (bad symbol, bad data): skip it and go on."""
 
@@ -40,8 +45,9 @@ class TerminalError(TemporaryError):
         super().__init__(message)
 
 
-class TerminalDisconnectedError(TerminalError):
-    """The terminal (or the IPC pipe to it) is gone; reconnect before trying again."""
+class TerminalDisconnectedError(TerminalError, UnavailableError):
+    """The terminal (or the IPC pipe to it) is gone; reconnect before trying again. The MT5
+    service's ``Dependency`` tells the operator once."""
 
 
 class SymbolNotFoundError(DependencyError):
@@ -52,8 +58,16 @@ class StorageError(TemporaryError):
     """PostgreSQL could not be reached or refused a write."""
 
 
+class DatabaseUnavailableError(StorageError, UnavailableError):
+    """PostgreSQL cannot be reached or the connection broke (an outage, not a bad query)."""
+
+
 class PublishError(TemporaryError):
     """Redis could not be reached or refused a command."""
+
+
+class SpoolError(TemporaryError):
+    """The local outbox file (SPOOL_PATH) could not be read or written."""
 
 
 class MigrationError(FatalError):

@@ -9,11 +9,13 @@ import argparse
 import logging
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 from bridge_v3.banner import banner_lines
 from bridge_v3.checks import run_check
-from bridge_v3.config.loader import load_settings
+from bridge_v3.config.loader import load_settings, unknown_names
+from bridge_v3.config.parsers import InvalidValue, parse_float, parse_symbols, parse_timeframes
 from bridge_v3.config.settings import Settings
 from bridge_v3.daemon import Bridge
 from bridge_v3.exceptions import ConfigError, FatalError, TemporaryError
@@ -27,6 +29,7 @@ logger = logging.getLogger("bridge_v3")
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 DEFAULT_ENV_FILE = ".env"
 ONE_SHOT_ATTEMPTS = 5  # --once and --backfill give up after this many start-up attempts
+MAX_BACKFILL_DAYS = 100_000  # history before 1970 does not exist: the start is clamped there
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +42,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     mode.add_argument("--once", action="store_true", help="run every job once, then exit")
     mode.add_argument(
-        "--backfill", type=float, metavar="DAYS", help="load DAYS of history, then exit"
+        "--backfill",
+        type=_argument(partial(parse_float, low=0.0, high=MAX_BACKFILL_DAYS, low_open=True)),
+        metavar="DAYS",
+        help=f"load DAYS of history (above 0, at most {MAX_BACKFILL_DAYS}), then exit",
+    )
+    parser.add_argument(
+        "--symbols",
+        type=_argument(parse_symbols),
+        help="with --backfill: comma list, exactly as the broker names them (default: all configured)",
+    )
+    parser.add_argument(
+        "--timeframes",
+        type=_argument(parse_timeframes),
+        help="with --backfill: comma list such as M1,H1 (default: each symbol's configured ones)",
     )
     mode.add_argument(
         "--stop",
@@ -49,12 +65,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--wait", type=float, default=60.0, metavar="SECONDS", help="with --stop (default: 60)"
     )
-    parser.add_argument("--symbols", help="with --backfill: comma list (default: all configured)")
-    parser.add_argument("--timeframes", help="with --backfill: comma list such as M1,H1")
     parser.add_argument(
         "--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.backfill is None and (args.symbols or args.timeframes):
+        parser.error("--symbols and --timeframes only go with --backfill")
+    return args
+
+
+def _argument(parse):
+    """An argparse type from a settings parser: a bad value exits 2 naming the argument."""
+
+    def convert(raw: str):
+        try:
+            return parse(raw.strip())
+        except InvalidValue as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         _print_error(f"Configuration error: {error}")
         return EXIT_CONFIG
+    unknown = unknown_names(env_file=args.env_file)
+    for warning in unknown:
+        logger.warning(warning)
     try:
-        return _run(args, settings)
+        return _run(args, settings, unknown)
     finally:
         shutdown_logging()
 
@@ -86,9 +118,9 @@ def _print_error(text: str) -> None:
     stream.flush()
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def _run(args: argparse.Namespace, settings: Settings, unknown: list[str]) -> int:
     if args.check:
-        return run_check(settings)
+        return run_check(settings, unknown=unknown)
     if args.stop:
         return _request_stop(settings, args.wait)
     stop = threading.Event()
@@ -107,9 +139,7 @@ def _request_stop(settings: Settings, wait: float) -> int:
     if request_stop(path, wait):
         print(f"The bridge has stopped ({path} answered)")
         return EXIT_OK
-    _print_error(
-        f"No bridge stopped within {wait:g} s (none running with SPOOL_PATH in {path.parent}?)"
-    )
+    _print_error(f"No bridge stopped within {wait:g} s (none running with this SPOOL_PATH? {path})")
     return EXIT_FAILURE
 
 
@@ -130,7 +160,7 @@ def _run_bridge(args: argparse.Namespace, settings: Settings, stop: threading.Ev
 
 def _serve(args: argparse.Namespace, bridge: Bridge) -> int:
     try:
-        bridge.connect()
+        bridge.connect(args.symbols or ())
         if args.backfill is not None:
             from bridge_v3.backfill import run_backfill
 
@@ -141,15 +171,15 @@ def _serve(args: argparse.Namespace, bridge: Bridge) -> int:
             bridge.run()
     except RetryAborted:
         logger.info("Stopped before start-up completed")
+    except ConfigError as error:  # before FatalError: a ConfigError is one
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIG
     except FatalError as error:
         logger.error("Cannot continue: %s", error)
         return EXIT_FAILURE
     except TemporaryError as error:
         logger.error("Giving up after %d attempts: %s", ONE_SHOT_ATTEMPTS, error)
         return EXIT_FAILURE
-    except ConfigError as error:
-        logger.error("Configuration error: %s", error)
-        return EXIT_CONFIG
     except Exception:
         logger.exception("Unexpected failure; the bridge stops")
         return EXIT_FAILURE

@@ -1,4 +1,4 @@
-"""Stopping a bridge from outside without a signal: a request file next to the spool.
+"""Stopping a bridge from outside without a signal: a request file beside the spool.
 
 A scheduled task (the Windows mode that runs in the user's desktop session) cannot be sent
 Ctrl+C, and ``Stop-ScheduledTask`` terminates the process outright. ``python -m
@@ -17,13 +17,15 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-STOP_FILE_NAME = "bridge.stop"
+STOP_SUFFIX = ".stop"
 POLL_SECONDS = 0.5
 
 
 def stop_file_for(spool_path: str) -> Path:
-    """The request file of the bridge whose spool is ``spool_path``."""
-    return Path(spool_path).resolve().parent / STOP_FILE_NAME
+    """The request file of the bridge whose spool is ``spool_path``: the spool's name plus
+    ``.stop``, so two bridges with spools in one folder are stopped one at a time."""
+    spool = Path(spool_path).resolve()
+    return spool.with_name(spool.name + STOP_SUFFIX)
 
 
 class StopFileWatcher:

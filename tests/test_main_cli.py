@@ -350,7 +350,8 @@ def test_redis_unreachable_at_start_bars_are_stored_and_messages_spooled(
     code, stderr = stop_daemon(process)
     text = (tmp_path / "bridge.log").read_text("utf-8")
     assert code == 0
-    assert "Redis at 127.0.0.1:1 does not answer yet" in text
+    assert text.count("Redis at 127.0.0.1:1 is unreachable") == 1  # once, not per message
+    assert "storing goes on; messages wait in" in text
     assert "Traceback" not in text + stderr
     with sqlite3.connect(tmp_path / "spool" / "outbox.sqlite3") as spool:
         types = dict(spool.execute("SELECT type, count(*) FROM outbox GROUP BY type").fetchall())
@@ -376,7 +377,7 @@ def test_stop_asks_the_running_bridge_to_shut_down_in_order(fresh_database, redi
     assert code == 0
     text = (tmp_path / "bridge.log").read_text("utf-8")
     assert text.index("Stop requested by") < text.index("Bridge stopped")
-    assert not (tmp_path / "spool" / "bridge.stop").exists()
+    assert not (tmp_path / "spool" / "outbox.sqlite3.stop").exists()
 
 
 def test_stop_with_no_bridge_running_fails_and_leaves_no_request(redis_prefix, tmp_path):
@@ -385,4 +386,12 @@ def test_stop_with_no_bridge_running_fails_and_leaves_no_request(redis_prefix, t
     result = run_cli(["--stop", "--wait", "1"], env, tmp_path)
 
     assert result.returncode == 1 and "No bridge stopped" in result.stderr
-    assert not (tmp_path / "spool" / "bridge.stop").exists()
+    assert not (tmp_path / "spool" / "outbox.sqlite3.stop").exists()
+
+
+def test_two_bridges_sharing_a_spool_folder_have_their_own_stop_requests(tmp_path):
+    from bridge_v3.stop_file import stop_file_for
+
+    first = stop_file_for(str(tmp_path / "spool" / "a.sqlite3"))
+    second = stop_file_for(str(tmp_path / "spool" / "b.sqlite3"))
+    assert first != second and first.parent == second.parent

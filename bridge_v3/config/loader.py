@@ -6,18 +6,23 @@ it does not hide a ``.env`` value and it selects the default. The ``.env`` file 
 with python-dotenv (``${VAR}`` references are expanded as in V2; quote a value with
 single quotes to keep a ``$`` literal) and ``os.environ`` is never changed.
 
-Variables the bridge does not know are ignored, because real environments are noisy;
-the price is that a misspelt name (``POSTGRES_PROT``) is ignored too and its default
-applies. Every value is validated here, and all problems are reported together.
+Variables the bridge does not know are ignored, because real environments are noisy; but
+an unknown name with one of the bridge's prefixes (``MT5_SERVER_TIMEZON``) is most likely a
+misspelt setting, and ``unknown_names`` lists those for a warning. A line of ``.env`` that
+is not ``NAME=value`` or a comment is an error naming the file and the line. Every value is
+validated here, and all problems are reported together.
 """
 
 from __future__ import annotations
 
+import difflib
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from bridge_v3.config.constants import TradingMode
 from bridge_v3.config.parsers import InvalidValue
@@ -34,7 +39,7 @@ from bridge_v3.config.settings import (
     SimulatorSettings,
     WorkerSettings,
 )
-from bridge_v3.config.variables import VARIABLES
+from bridge_v3.config.variables import VARIABLES, VARIABLES_BY_NAME
 from bridge_v3.exceptions import ConfigError
 
 _GROUPS = {
@@ -48,6 +53,10 @@ _GROUPS = {
     "logging": LoggingSettings,
     "dashboard": DashboardSettings,
 }
+
+
+# An unknown name starting with one of these is most likely a misspelt setting.
+SETTING_PREFIXES = ("MT5_", "POSTGRES_", "REDIS_", "SIM_", "TRADING_", "FOREX_", "CRYPTO_")
 
 
 class ConfigErrors(ConfigError):
@@ -99,6 +108,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
     try:
         # utf-8-sig: Windows editors like to start a UTF-8 file with a byte order mark,
         # which would otherwise glue itself to the first variable's name.
+        _check_lines(path, path.read_text(encoding="utf-8-sig"))
         values = dotenv_values(path, encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         problem = f"is not UTF-8 text (bad byte at offset {error.start}); save it as UTF-8"
@@ -106,6 +116,36 @@ def _read_env_file(path: Path) -> dict[str, str]:
     except OSError as error:
         raise ConfigError(str(path), f"cannot be read ({error.strerror})") from None
     return {name: value for name, value in values.items() if value is not None}
+
+
+def _check_lines(path: Path, text: str) -> None:
+    """Every line must be ``NAME=value``, a comment or blank; the first that is not is an
+    error naming its number (never its text: it may hold a password)."""
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            raw = binding.original.string
+            line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
+            problem = f"line {line} is not NAME=value; correct it, or start it with # to keep it"
+            raise ConfigError(str(path), problem)
+
+
+def unknown_names(
+    environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+) -> list[str]:
+    """Warnings for names that look like settings of this bridge but are not (a misspelt
+    name is ignored and its default applies), with the closest real name when one is near."""
+    where = {}
+    if env_file is not None and Path(env_file).is_file():
+        where.update(dict.fromkeys(_read_env_file(Path(env_file)), str(env_file)))
+    for name in os.environ if environ is None else environ:
+        where.setdefault(name, "the environment")
+    warnings = []
+    for name, source in where.items():
+        if name.upper().startswith(SETTING_PREFIXES) and name not in VARIABLES_BY_NAME:
+            near = difflib.get_close_matches(name.upper(), VARIABLES_BY_NAME, n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            warnings.append(f"{name} (in {source}) is not a setting of this bridge: ignored{hint}")
+    return warnings
 
 
 def _parse_all(values: Mapping[str, str]) -> tuple[dict[str, dict[str, object]], list[ConfigError]]:

@@ -1,4 +1,8 @@
-"""Account snapshots: from the terminal to PostgreSQL and ``mt5:account``."""
+"""Account snapshots: from the terminal to PostgreSQL and ``mt5:account``.
+
+The snapshot row and its message commit in one transaction (``Publisher.stage``), then the
+message is delivered: a snapshot stored is a snapshot published, across a crash too.
+"""
 
 from __future__ import annotations
 
@@ -49,15 +53,19 @@ class AccountController:
         now = datetime.fromtimestamp(self._clock(), tz=timezone.utc).replace(microsecond=0)
         snapshot = AccountSnapshot.from_mt5(self._mt5.account_info(), now)
         row = tuple(getattr(snapshot, column) for column in SNAPSHOT_COLUMNS)
-        self._database.upsert(
-            "account_snapshots",
-            SNAPSHOT_COLUMNS,
-            [row],
-            key=("account", "time"),
-            update=SNAPSHOT_COLUMNS[2:],
-        )
         message = snapshot.to_message()
-        self._publisher.publish(self._publisher.redis.channel("account"), "account", message)
+        with self._database.connection() as conn:
+            self._database.upsert(
+                "account_snapshots",
+                SNAPSHOT_COLUMNS,
+                [row],
+                key=("account", "time"),
+                update=SNAPSHOT_COLUMNS[2:],
+                conn=conn,
+            )
+            channel = self._publisher.redis.channel("account")
+            self._publisher.stage(conn, [(channel, "account", message)])
+        self._publisher.deliver()
         self._publisher.set_last_many([("account", message)], ttl=self._last_ttl)
         self.latest = snapshot
         return snapshot

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 
 import numpy as np
 
@@ -51,7 +51,19 @@ class SyncResult:
     stored: int = 0  # rows inserted or changed
     new: int = 0  # bars past the old watermark
     corrected: int = 0
-    quarantined: int = 0
+    quarantined: int = 0  # bars quarantined for the first time
+    skipped: int = 0  # series the terminal refused this time
+
+    def __str__(self) -> str:
+        """One sentence for the operator: ``1440 bars fetched, 1438 new stored, ...``."""
+        parts = [f"{self.fetched} bars fetched", f"{self.new} new stored"]
+        if self.corrected:
+            parts.append(f"{self.corrected} corrected by the broker")
+        if self.quarantined:
+            parts.append(f"{self.quarantined} quarantined")
+        if self.skipped:
+            parts.append(f"{self.skipped} series skipped")
+        return ", ".join(parts)
 
 
 class PriceController:
@@ -106,7 +118,7 @@ class PriceController:
                 self.totals.update(held=1)
             return SyncResult()
         now = self._clock()
-        batches = []
+        batches, skipped = [], 0
         for symbol, timeframe in self.series if series is None else series:
             try:
                 batches.append(self._prepare(symbol, timeframe, now))
@@ -114,7 +126,8 @@ class PriceController:
                 break  # the MT5 service logged it and reconnects; store what we have
             except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
-        return self._commit(batches, now, publish=True)
+                skipped += 1
+        return replace(self._commit(batches, now, publish=True), skipped=skipped)
 
     def backfill(
         self,
@@ -128,7 +141,9 @@ class PriceController:
         """Load ``days`` of history in chunks, oldest first; stores without publishing."""
         now = self._clock()
         total = SyncResult()
-        start = now - days * DAY
+        # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
+        # wrap round to recent bars and fetch them again.
+        start = max(now - days * DAY, DAY)
         while start < now:
             end = min(now, start + chunk_days * DAY)
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
@@ -178,19 +193,24 @@ class PriceController:
         last = self.watermark(symbol, timeframe)
         server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
         validation = validate_bars(closed, timeframe, now, last, server_times=server_times)
-        self._quarantine(symbol, timeframe, validation.rejected)
+        quarantined = self._quarantine(symbol, timeframe, validation.rejected)
         good = validation.good
         fresh = good[good["time"] > last] if last is not None else good
-        return _Batch(symbol, timeframe, good, fresh, len(closed), len(validation.rejected))
+        return _Batch(symbol, timeframe, good, fresh, len(closed), quarantined)
 
     def _commit(self, batches: list[_Batch], now: float, *, publish: bool) -> SyncResult:
-        """Store every batch and move the watermarks in one transaction, then publish."""
+        """Store every batch, move the watermarks and stage the bar messages in one
+        transaction, then deliver the messages (see ``Publisher``)."""
         marks = [
             (b.symbol, b.timeframe.name, int(b.fresh["time"][-1])) for b in batches if len(b.fresh)
         ]
-        stored = self._store.save_many(
-            [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
-        )
+        messages = self._messages(batches) if publish else []
+        with self._store.transaction() as conn:
+            stored = self._store.save_many(
+                conn, [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
+            )
+            if messages:
+                self._publisher.stage(conn, messages)
         with self._lock:
             self._watermarks.update({(s, tf): t for s, tf, t in marks})
         fresh = sum(len(b.fresh) for b in batches)
@@ -212,13 +232,17 @@ class PriceController:
         self._count(result)
         return result
 
-    def _publish(self, batches: list[_Batch]) -> None:
+    def _messages(self, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
+        """Every message a cycle's batches publish, in order: the new closed bars."""
         messages = []
         for b in batches:
             if len(b.fresh):
                 messages += bar_messages(self._publisher, b.symbol, b.timeframe.name, b.fresh)
-        if messages:
-            self._publisher.publish_many(messages)
+        return messages
+
+    def _publish(self, batches: list[_Batch]) -> None:
+        """After the commit: send what was staged, and refresh the forming bars' keys."""
+        self._publisher.deliver()
         forming = [
             (
                 f"bar:{b.symbol}:{b.timeframe.name}",
@@ -238,10 +262,12 @@ class PriceController:
         with self._lock:
             self.totals.update(skipped=1)
 
-    def _quarantine(self, symbol: str, timeframe: Timeframe, rejected: list) -> None:
+    def _quarantine(self, symbol: str, timeframe: Timeframe, rejected: list) -> int:
+        """Keep rejected bars; returns how many were quarantined for the first time (a bad
+        bar in the re-fetched overlap is seen again at every cycle)."""
         if not rejected:
-            return
-        self._store.quarantine(
+            return 0
+        new = self._store.quarantine(
             symbol, timeframe.name, [(r.time, r.reason, r.payload()) for r in rejected]
         )
         for rejection in rejected:
@@ -255,6 +281,7 @@ class PriceController:
                     rejection.reason,
                     rejection.time,
                 )
+        return new
 
     def _count(self, result: SyncResult) -> None:
         with self._lock:
@@ -268,10 +295,4 @@ class PriceController:
 
 
 def _add(a: SyncResult, b: SyncResult) -> SyncResult:
-    return SyncResult(
-        a.fetched + b.fetched,
-        a.stored + b.stored,
-        a.new + b.new,
-        a.corrected + b.corrected,
-        a.quarantined + b.quarantined,
-    )
+    return SyncResult(*(x + y for x, y in zip(astuple(a), astuple(b), strict=True)))

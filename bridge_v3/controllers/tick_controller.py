@@ -4,8 +4,9 @@ For each symbol a watermark in PostgreSQL remembers the ``time_msc`` of the last
 tick. A sync fetches from that millisecond *inclusive* up to now (several ticks can share
 a millisecond, and more of them may arrive after a fetch), stores what it got without
 duplicates (see :mod:`bridge_v3.services.tick_store`), moves the watermark, then publishes
-the ticks past the old watermark. The watermark only moves after the rows are stored, so a
-PostgreSQL outage loses nothing: the next sync fetches the same ticks again. A long gap
+the ticks past the old watermark. Rows, watermark and the messages of the new ticks commit
+in one transaction (see ``Publisher.stage``), so a PostgreSQL outage or a crash loses
+nothing: the next sync fetches the same ticks again, and committed messages are sent. A long gap
 (downtime) is fetched in chunks, each stored and marked before the next, so memory stays
 bounded and an interrupted fill resumes where it stopped.
 
@@ -41,6 +42,9 @@ class TickSyncResult:
     fetched: int = 0
     stored: int = 0  # rows inserted or changed
     new: int = 0  # ticks past the old watermark (published)
+
+    def __str__(self) -> str:
+        return f"{self.fetched} ticks fetched, {self.new} new stored"
 
     def __add__(self, other: TickSyncResult) -> TickSyncResult:
         return TickSyncResult(
@@ -126,11 +130,16 @@ class TickController:
         ticks = ticks[ticks["time_msc"] >= mark.time_msc]  # whole milliseconds from the mark on
         ordinals = tick_ordinals(ticks["time_msc"])
         fresh = ticks[new_tick_mask(ticks["time_msc"], ordinals, mark)]
-        stored = self._store.save(symbol, ticks)
+        new_mark = TickMark(int(ticks["time_msc"][-1]), int(ordinals[-1])) if len(ticks) else mark
+        # The ticks, the watermark and the messages of the new ones commit together.
+        with self._store.transaction() as conn:
+            stored = self._store.save(symbol, ticks, conn=conn)
+            if len(fresh):
+                self._store.advance_watermark(symbol, new_mark.time_msc, conn=conn)
+                self._publisher.stage(conn, tick_messages(self._publisher, symbol, fresh))
         if not len(fresh):
             return TickSyncResult(len(ticks), stored, 0), mark
-        mark = TickMark(int(ticks["time_msc"][-1]), int(ordinals[-1]) + 1)
-        self._store.advance_watermark(symbol, mark.time_msc)
+        mark = TickMark(new_mark.time_msc, new_mark.count + 1)
         with self._lock:
             self._marks[symbol] = mark
         self._publish(symbol, fresh)
@@ -150,7 +159,8 @@ class TickController:
         return ticks
 
     def _publish(self, symbol: str, fresh: np.ndarray) -> None:
-        self._publisher.publish_many(tick_messages(self._publisher, symbol, fresh))
+        """After the commit: send what was staged, and refresh the latest-tick key."""
+        self._publisher.deliver()
         latest = tick_data(symbol, fresh[-1:])[0]
         self._publisher.set_last_many([(f"tick:{symbol}", latest)], ttl=self._last_ttl)
 

@@ -47,34 +47,31 @@ class BarStore:
         )
         return {(symbol, timeframe): int(last) for symbol, timeframe, last in rows}
 
+    def transaction(self):
+        """A connection in a transaction, for ``save_many`` and whatever must commit with it
+        (the messages describing the bars: ``Publisher.stage``)."""
+        return self._database.connection()
+
     def save(self, symbol: str, timeframe: str, rates: np.ndarray) -> int:
         """Upsert closed bars (``time`` in UTC seconds); returns rows inserted or changed."""
-        return self.save_many([(symbol, timeframe, rates)], [])
+        with self.transaction() as conn:
+            return self.save_many(conn, [(symbol, timeframe, rates)], [])
 
     def save_many(
         self,
+        conn,
         batches: Sequence[tuple[str, str, np.ndarray]],
         watermarks: Sequence[tuple[str, str, int]],
     ) -> int:
-        """Upsert the bars of several series and move their watermarks in one transaction.
-
-        Returns rows inserted or changed.
-        """
+        """Upsert the bars of several series and move their watermarks, in the caller's
+        transaction ``conn``. Returns rows inserted or changed."""
         data = self._columns(batches)
-        if data is None and not watermarks:
-            return 0
-        with self._database.connection() as conn:
-            stored = 0
-            if data is not None:
-                stored = self._database.upsert_columns("bars", data, BAR_KEY, BAR_VALUES, conn=conn)
-            if watermarks:
-                self._advance(conn, watermarks)
+        stored = 0
+        if data is not None:
+            stored = self._database.upsert_columns("bars", data, BAR_KEY, BAR_VALUES, conn=conn)
+        if watermarks:
+            self._advance(conn, watermarks)
         return stored
-
-    def advance_watermark(self, symbol: str, timeframe: str, last_time: int) -> None:
-        """Move the watermark forward (never back) to ``last_time`` (UTC seconds)."""
-        with self._database.connection() as conn:
-            self._advance(conn, [(symbol, timeframe, last_time)])
 
     def _advance(self, conn, watermarks: Sequence[tuple[str, str, int]]) -> None:
         rows = [(self._account, symbol, timeframe, last) for symbol, timeframe, last in watermarks]
@@ -108,12 +105,40 @@ class BarStore:
 
     def quarantine(
         self, symbol: str, timeframe: str, rejected: Iterable[tuple[int | None, str, dict]]
-    ) -> None:
-        """Keep rejected bars with their reason, for a person to look at."""
-        for time, reason, row in rejected:
-            stamp = datetime.fromtimestamp(time, tz=timezone.utc) if time is not None else None
-            self._database.execute(
-                "INSERT INTO bar_quarantine (account, symbol, timeframe, time, reason, payload)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                (self._account, symbol, timeframe, stamp, reason, json.dumps(row, default=str)),
+    ) -> int:
+        """Keep rejected bars with their reason, for a person to look at, in one statement.
+
+        One row per (series, bar time, reason): a bar seen again (it lies in the re-fetched
+        overlap) only moves ``last_seen_at`` and takes its latest payload. Returns how many
+        bars were quarantined for the first time.
+        """
+        rows = [
+            (
+                self._account,
+                symbol,
+                timeframe,
+                datetime.fromtimestamp(time, tz=timezone.utc) if time is not None else None,
+                reason,
+                json.dumps(row, default=str),
             )
+            for time, reason, row in rejected
+        ]
+        if not rows:
+            return 0
+        with self._database.connection() as conn, conn.cursor() as cursor:
+            inserted = execute_values(
+                cursor,
+                "INSERT INTO bar_quarantine (account, symbol, timeframe, time, reason, payload)"
+                " VALUES %s ON CONFLICT (account, symbol, timeframe, time, reason) DO UPDATE"
+                " SET payload = EXCLUDED.payload, last_seen_at = now()"
+                " RETURNING (xmax = 0)",  # true for a row inserted, false for one seen again
+                _unique(rows),
+                template="(%s, %s, %s, %s, %s, %s::jsonb)",
+                fetch=True,
+            )
+        return sum(1 for (new,) in inserted if new)
+
+
+def _unique(rows: list[tuple]) -> list[tuple]:
+    """One row per quarantine key (the last wins): ON CONFLICT cannot touch a row twice."""
+    return list({row[:5]: row for row in rows}.values())

@@ -1,13 +1,15 @@
 """PostgreSQL: a threaded connection pool, migrations and fast idempotent batch upserts.
 
 Every psycopg2 error leaving this module is a ``StorageError`` (``raise ... from``), and no
-message ever carries the password. Retrying is the caller's policy.
+message ever carries the password. A lost or refused connection is a
+``DatabaseUnavailableError`` and is reported to ``dependency`` (one WARNING per outage);
+retrying is the caller's policy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import itertools
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,14 +24,14 @@ from psycopg2 import sql
 from psycopg2.pool import ThreadedConnectionPool
 
 from bridge_v3.config.settings import PostgresSettings
-from bridge_v3.exceptions import StorageError
+from bridge_v3.exceptions import DatabaseUnavailableError, StorageError
 from bridge_v3.services.copy_text import copy_text
+from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.migrations import MIGRATIONS_DIR, MigrationRunner
 
 logger = logging.getLogger(__name__)
 
-_BROKEN = (psycopg2.OperationalError, psycopg2.InterfaceError)
-_stage_names = (f"_bridge_stage_{n}" for n in itertools.count())
+WHILE_DOWN = "storing waits; every series resumes from its watermark when it answers"
 
 
 class DatabaseService:
@@ -43,8 +45,12 @@ class DatabaseService:
         connect_timeout: int = 5,
         acquire_timeout: float = 30.0,
         temp_buffers: str = "32MB",
+        dependency: Dependency | None = None,
     ) -> None:
         self._settings = settings
+        self.dependency = dependency or Dependency(
+            "PostgreSQL", f"{settings.host}:{settings.port}", meanwhile=WHILE_DOWN
+        )
         self._application_name = application_name
         self._connect_timeout = connect_timeout
         self._acquire_timeout = acquire_timeout
@@ -53,6 +59,7 @@ class DatabaseService:
         # The pool raises when exhausted; the semaphore makes callers wait for a connection.
         self._slots = threading.BoundedSemaphore(settings.pool_max)
         self._table_columns: dict[str, frozenset[str]] = {}
+        self.commits = 0  # transactions committed since start-up (only ever grows)
         self._tick_months: set[str] = set()
 
     def __repr__(self) -> str:
@@ -76,14 +83,18 @@ class DatabaseService:
             connect_timeout=self._connect_timeout,
             # Naive timestamps mean UTC, and values read back are in UTC. A batch's stage table
             # that fits in temp_buffers never touches disk (the 8MB default holds ~80k bars).
-            options=f"-c timezone=UTC -c temp_buffers={self._temp_buffers}",
+            # Notices ("stage table already exists, skipping") would only pile up client-side.
+            options=(
+                f"-c timezone=UTC -c temp_buffers={self._temp_buffers}"
+                " -c client_min_messages=warning"
+            ),
         )
         try:
             self._pool = ThreadedConnectionPool(
                 self._settings.pool_min, self._settings.pool_max, **params
             )
         except psycopg2.Error as error:
-            raise self._unreachable(error) from error
+            raise self._unreachable(error, report=False) from error
         logger.info("Connected to PostgreSQL at %s", self.address)
 
     def close(self) -> None:
@@ -113,8 +124,13 @@ class DatabaseService:
         try:
             yield conn
             conn.commit()
+            self.commits += 1
         except psycopg2.Error as error:
-            broken = isinstance(error, _BROKEN) or not self._rollback(conn)
+            # A closed connection, or one that cannot even roll back, means the server is
+            # gone (an outage); anything else is this statement's problem.
+            broken = bool(conn.closed) or not self._rollback(conn)
+            if broken:
+                raise self._unreachable(error) from error
             raise StorageError(f"PostgreSQL at {self.address}: {self._scrub(error)}") from error
         except BaseException:
             broken = not self._rollback(conn)
@@ -161,9 +177,13 @@ class DatabaseService:
         except psycopg2.Error:
             return False
 
-    def _unreachable(self, error: Exception) -> StorageError:
-        reason = self._scrub(error).strip().replace("\n", " ")
-        return StorageError(f"PostgreSQL unreachable at {self.address}: {reason}")
+    def _unreachable(self, error: Exception, *, report: bool = True) -> StorageError:
+        """The error for a lost or refused connection; told to ``dependency`` unless this is
+        start-up (whose retries say it themselves)."""
+        reason = " ".join(self._scrub(error).split())  # one line, for the log
+        if report:
+            self.dependency.failed(reason)
+        return DatabaseUnavailableError(f"PostgreSQL unreachable at {self.address}: {reason}")
 
     def _scrub(self, error: Exception) -> str:
         text = str(error).strip()
@@ -244,12 +264,10 @@ class DatabaseService:
         with conn.cursor() as cur:
             merge.touch = "updated_at" in self._columns_of(cur, merge.table)
             merge.touch = merge.touch and "updated_at" not in merge.columns
-            cur.execute(merge.create_stage())
+            cur.execute(merge.prepare_stage())
             data = io.BytesIO(copy_text(values))
             cur.copy_expert(merge.copy_stage().as_string(cur), data, size=1 << 20)
-            changed = self._insert(cur, merge)
-            cur.execute(sql.SQL("DROP TABLE {}").format(merge.stage_id))
-            return changed
+            return self._insert(cur, merge)
 
     @staticmethod
     def _insert(cur, merge: _Merge) -> int:
@@ -313,16 +331,26 @@ class _Merge:
     key: list[str]
     update: list[str]
     touch: bool = False  # set updated_at = now() on changed rows
-    stage: str = field(default_factory=lambda: next(_stage_names))
+    stage: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One stage table per session, table and column list, made once and kept: creating
+        # and dropping one per upsert would churn the system catalogs for as long as the
+        # bridge runs. ON COMMIT DELETE ROWS empties it in place at every commit.
+        digest = hashlib.sha1(",".join(self.columns).encode()).hexdigest()[:10]
+        self.stage = f"_bridge_stage_{self.table[:40]}_{digest}"
 
     @property
     def stage_id(self) -> sql.Identifier:
         return sql.Identifier(self.stage)
 
-    def create_stage(self) -> sql.Composable:
+    def prepare_stage(self) -> sql.Composable:
+        """Create the stage if this session has none yet, and empty it (a second upsert of the
+        same shape in one transaction must not see the first one's rows)."""
         return sql.SQL(
-            "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-        ).format(self.stage_id, _names(self.columns), sql.Identifier(self.table))
+            "CREATE TEMP TABLE IF NOT EXISTS {s} ON COMMIT DELETE ROWS AS SELECT {c} FROM {t}"
+            " WITH NO DATA; DELETE FROM {s}"
+        ).format(s=self.stage_id, c=_names(self.columns), t=sql.Identifier(self.table))
 
     def copy_stage(self) -> sql.Composable:
         return sql.SQL("COPY {} ({}) FROM STDIN").format(self.stage_id, _names(self.columns))

@@ -12,6 +12,7 @@ Timestamps are UTC. ``text`` lines read ``2026-11-20 10:15:00,120 INFO bridge_v3
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -142,13 +143,42 @@ def setup_logging(
     logging.captureWarnings(True)
 
 
+class FallibleFileHandler(RotatingFileHandler):
+    """The rotating log file, given up after its first failed write (a full disk, a lost
+    share): one WARNING on the console, then the console alone. Without this every later
+    record would print a "Logging error" block, and the final flush would fail the exit."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        if self.failed:
+            return
+        self.failed = True
+        stream, self.stream = self.stream, None
+        with contextlib.suppress(OSError):  # its buffer cannot be written either
+            stream.close()
+        logging.getLogger(__name__).warning(
+            "LOG_FILE %s cannot be written (%s): logging to the console only from now on",
+            self.baseFilename,
+            error.strerror or error,
+        )
+
+
 def _file_handler(settings: LoggingSettings) -> RotatingFileHandler:
     path = Path(settings.file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # errors=backslashreplace: a lone surrogate (an undecodable file name) must not
         # cost the whole line.
-        return RotatingFileHandler(
+        return FallibleFileHandler(
             path,
             maxBytes=settings.max_bytes,
             backupCount=settings.backup_count,

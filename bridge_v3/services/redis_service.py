@@ -1,13 +1,17 @@
 """Redis: the public envelope, pub/sub plus capped streams, and latest-value keys.
 
 Every message is one compact JSON envelope (DESIGN §4) published on its channel and appended
-to ``{prefix}:stream:{type}`` (MAXLEN ~), in one atomic server-side call per batch. ``seq`` rises by one per
-message per bridge and continues across restarts: its high-water mark lives in
-``{prefix}:seq:{source}``. Every redis error leaves this module as ``PublishError``.
+to ``{prefix}:stream:{type}`` (MAXLEN ~), in one atomic server-side call per batch. ``seq`` rises
+by one per message per bridge; the bridge numbers its messages in its local outbox (see
+``Publisher``), and each batch sent raises the high-water mark ``{prefix}:seq:{source}``, from
+which a bridge with a new outbox continues. ``publish``/``publish_many`` number messages
+themselves, for tools and tests that send without an outbox. Every redis error leaves this
+module as ``PublishError``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -94,6 +98,8 @@ class RedisService:
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._send_lock = threading.RLock()  # keeps a batch's seqs and its wire order together
+        self._source_json = dumps(source)
+        self._account_json = dumps(account)
 
     def __repr__(self) -> str:
         return f"RedisService({self.address}, prefix={self.prefix!r}, source={self._source!r})"
@@ -110,6 +116,10 @@ class RedisService:
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def host_port(self) -> str:
+        return f"{self._settings.host}:{self._settings.port}"
 
     @property
     def seq(self) -> int:
@@ -132,7 +142,7 @@ class RedisService:
         except redis.RedisError as error:
             raise PublishError(f"Redis unreachable at {self.address}: {error}") from error
         self.advance_seq(int(stored or 0))
-        logger.info("Connected to Redis at %s (seq continues after %d)", self.address, self._seq)
+        logger.info("Connected to Redis at %s", self.address)
 
     def _make_pool(self) -> redis.ConnectionPool:
         s = self._settings
@@ -194,6 +204,16 @@ class RedisService:
     def _timestamp(self) -> str:
         return iso_utc(datetime.fromtimestamp(self._clock(), tz=timezone.utc), ms=True)
 
+    timestamp = _timestamp  # the envelope's ``ts`` for a message published now
+
+    def envelope_text(self, type_: str, data_json: str, seq: int, ts: str) -> str:
+        """The compact JSON envelope around already serialised ``data``: the same text
+        ``dumps(envelope)`` gives, without serialising the data again."""
+        return (
+            f'{{"v":{ENVELOPE_VERSION},"type":{_json_name(type_)},"source":{self._source_json},'
+            f'"account":{self._account_json},"seq":{seq},"ts":"{ts}","data":{data_json}}}'
+        )
+
     def prepare(self, messages: Iterable[tuple[str, str, dict]]) -> list[Prepared]:
         """Envelopes for ``(channel, type, data)`` messages, with consecutive seqs."""
         messages = list(messages)
@@ -202,7 +222,7 @@ class RedisService:
             first = self._seq + 1
             self._seq += len(messages)
         return [
-            Prepared(channel, type_, dumps(self._envelope(type_, data, seq, ts)), seq)
+            Prepared(channel, type_, self.envelope_text(type_, dumps(data), seq, ts), seq)
             for seq, (channel, type_, data) in enumerate(messages, start=first)
         ]
 
@@ -292,6 +312,12 @@ def _default(value: object) -> object:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@functools.lru_cache(maxsize=64)
+def _json_name(name: str) -> str:
+    """A message type as JSON: few distinct values, serialised once each."""
+    return dumps(name)
 
 
 def dumps(value: object) -> str:

@@ -59,9 +59,15 @@ class TickStore:
         )
         return {symbol: TickMark(int(msc), int(count)) for symbol, msc, count in rows}
 
-    def save(self, symbol: str, ticks: np.ndarray) -> int:
+    def transaction(self):
+        """A connection in a transaction, for ``save``, ``advance_watermark`` and whatever
+        must commit with them (the messages describing the ticks: ``Publisher.stage``)."""
+        return self._database.connection()
+
+    def save(self, symbol: str, ticks: np.ndarray, *, conn=None) -> int:
         """Upsert ticks (TICKS_DTYPE, ``time_msc`` in UTC, oldest first, every tick of each
-        millisecond covered); returns rows inserted or changed. Partitions are made first."""
+        millisecond covered); returns rows inserted or changed. Partitions are made first
+        (in a transaction of their own). ``conn``: the caller's transaction."""
         if not len(ticks):
             return 0
         msc = ticks["time_msc"].astype(np.int64)
@@ -69,18 +75,24 @@ class TickStore:
             ticks = ticks[np.argsort(msc, kind="stable")]
             msc = ticks["time_msc"].astype(np.int64)
         self._database.ensure_tick_partitions(_utc(int(msc[0])), _utc(int(msc[-1])))
-        return self._database.upsert_columns("ticks", self._columns(symbol, ticks, msc), TICK_KEY)
+        columns = self._columns(symbol, ticks, msc)
+        return self._database.upsert_columns("ticks", columns, TICK_KEY, conn=conn)
 
-    def advance_watermark(self, symbol: str, last_time_msc: int) -> None:
+    def advance_watermark(self, symbol: str, last_time_msc: int, *, conn=None) -> None:
         """Move the watermark forward (never back) to ``last_time_msc`` (UTC milliseconds)."""
-        self._database.execute(
-            "INSERT INTO tick_watermarks (account, symbol, last_time_msc, updated_at)"
-            " VALUES (%s, %s, %s, now())"
-            " ON CONFLICT (account, symbol) DO UPDATE"
-            " SET last_time_msc = GREATEST(tick_watermarks.last_time_msc,"
-            " EXCLUDED.last_time_msc), updated_at = now()",
-            (self._account, symbol, int(last_time_msc)),
-        )
+        if conn is None:
+            with self.transaction() as own:
+                return self.advance_watermark(symbol, last_time_msc, conn=own)
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO tick_watermarks (account, symbol, last_time_msc, updated_at)"
+                " VALUES (%s, %s, %s, now())"
+                " ON CONFLICT (account, symbol) DO UPDATE"
+                " SET last_time_msc = GREATEST(tick_watermarks.last_time_msc,"
+                " EXCLUDED.last_time_msc), updated_at = now()",
+                (self._account, symbol, int(last_time_msc)),
+            )
+        return None
 
     def _columns(self, symbol: str, ticks: np.ndarray, msc: np.ndarray) -> dict:
         count = len(ticks)

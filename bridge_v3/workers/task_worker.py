@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bridge_v3.config.constants import Priority
+from bridge_v3.exceptions import UnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class _Run:
     task: Task
     started: float
     limit: float
+    thread: str = ""
     reported: bool = False
 
 
@@ -271,7 +273,9 @@ class TaskWorker:
         limit = task.timeout if task.timeout is not None else self._default_timeout
         with self._lock:
             self._queued.discard(task.name)
-            self._running[task.name] = _Run(task, self._clock(), limit)
+            self._running[task.name] = _Run(
+                task, self._clock(), limit, threading.current_thread().name
+            )
         succeeded = self._call(task)
         with self._lock:
             run = self._running.pop(task.name)
@@ -287,6 +291,10 @@ class TaskWorker:
     def _call(task: Task) -> bool:
         try:
             task.func()
+        except UnavailableError as error:
+            # A dependency is down and its tracker has said so once: count, nothing more.
+            logger.debug("Task %s failed: %s", task.name, error)
+            return False
         except Exception:
             # The edge of the worker loop: one task's failure must not stop the others.
             logger.exception("Task %s failed; the worker goes on", task.name)
@@ -325,11 +333,13 @@ class TaskWorker:
 
     # -- statistics --------------------------------------------------------------------------
 
-    def stats(self) -> WorkerStats:
-        """A consistent snapshot of the counters."""
+    def stats(self, *, excluding_thread: str | None = None) -> WorkerStats:
+        """A consistent snapshot of the counters. ``excluding_thread``: leave out the task
+        that thread runs (the task asking, which would otherwise count itself as active)."""
         with self._lock:
+            others = [r for r in self._running.values() if r.thread != excluding_thread]
             return WorkerStats(
-                active=len(self._running),
+                active=len(others),
                 queued=len(self._queued),
                 completed=self._completed,
                 failed=self._failed,
@@ -338,5 +348,6 @@ class TaskWorker:
             )
 
     def log_stats(self) -> None:
-        """Log the one-line summary at INFO (the orchestrator calls this every minute)."""
-        logger.info(self.stats().line())
+        """Log the one-line summary at INFO (the daemon's job calls this every minute). Run
+        as a task itself, it does not count itself as active."""
+        logger.info(self.stats(excluding_thread=threading.current_thread().name).line())

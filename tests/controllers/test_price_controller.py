@@ -181,6 +181,31 @@ def test_duplicates_and_rows_out_of_order_are_quarantined(rig, fresh_database, c
     assert len(logged) == 2
 
 
+def test_a_bad_bar_seen_again_in_the_overlap_is_kept_once(rig, fresh_database):
+    """Over a weekend the overlap is fetched again every cycle: one row, not one per cycle."""
+    bridge, client, clock, _ = rig()
+    spoilt: list[int] = []
+
+    def spoil(rates: np.ndarray) -> np.ndarray:
+        if not spoilt:
+            spoilt.append(int(rates["time"][-3]))  # inside the two-bar overlap of every re-fetch
+        rates["high"][rates["time"] == spoilt[0]] = 0.5
+        return rates
+
+    client.edit = spoil
+    bridge.prices.sync("EURUSD", M1)
+    for _ in range(5):
+        clock.advance(5)  # the same minute: nothing new, the overlap again
+        again = bridge.prices.sync("EURUSD", M1)
+
+    with psycopg2.connect(**fresh_database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT reason, seen_at <= last_seen_at FROM bar_quarantine")
+        rows = cur.fetchall()
+    conn.close()
+    assert rows == [("high_below_low", True)]
+    assert again.quarantined == 0 and bridge.prices.totals["quarantined"] == 1
+
+
 # -- backfill -----------------------------------------------------------------------------------
 
 

@@ -212,11 +212,11 @@ class FailingOnce(TickStore):
         super().__init__(database, account)
         self.fail_next = True
 
-    def save(self, symbol, ticks) -> int:
+    def save(self, symbol, ticks, **kwargs) -> int:
         if self.fail_next:
             self.fail_next = False
             raise StorageError("PostgreSQL at test: server closed the connection")
-        return super().save(symbol, ticks)
+        return super().save(symbol, ticks, **kwargs)
 
 
 def test_a_failed_store_keeps_the_watermark_and_the_next_sync_loses_nothing(rig, redis_client):

@@ -24,6 +24,7 @@ from bridge_v3.services.mt5.backends import TerminalBackend
 from bridge_v3.services.mt5.clients import ModuleClient
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.outbox import Outbox
+from bridge_v3.services.pending_messages import PendingMessages
 from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.server_time import ServerTime
@@ -180,9 +181,10 @@ def open_rig(
     )
     mt5.connect(symbols)
     account = next(_accounts)
-    service = RedisService(RedisSettings(prefix=prefix), source="ticks", account=account)
+    source = f"ticks-{account}"
+    service = RedisService(RedisSettings(prefix=prefix), source=source, account=account)
     outbox = Outbox(tmp_path / f"outbox-{account}.sqlite3")
-    publisher = Publisher(service, outbox)
+    publisher = Publisher(service, outbox, pending=PendingMessages(database, source))
     publisher.start()
     try:
         yield Rig(clock, backend, mt5, database, service, publisher, account, zone)

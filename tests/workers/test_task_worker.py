@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bridge_v3.config.constants import Priority
+from bridge_v3.exceptions import DatabaseUnavailableError
 from bridge_v3.workers.task_worker import QueueItem, Task, TaskWorker, WorkerStats
 
 WAIT = 5.0  # upper bound for a wait that normally ends at once; reached only on a bug
@@ -322,6 +323,40 @@ def test_log_stats_reports_the_live_counters(new_gate, workers, caplog) -> None:
     assert caplog.records[-1].getMessage() == (
         "Worker Stats - Active: 1, Queued: 1, Completed: 2, Failed: 1, Timed out: 0, Skipped: 1"
     )
+
+
+def test_log_stats_run_as_a_task_does_not_count_itself(new_gate, workers, caplog) -> None:
+    worker = workers(max_workers=2)
+    gate = new_gate()
+    worker.submit("busy", gate)
+    gate.wait_started()
+
+    with caplog.at_level(logging.INFO, logger="bridge_v3.workers.task_worker"):
+        worker.submit("worker-stats", worker.log_stats)
+        assert wait_for(lambda: worker.stats().completed == 1)
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Worker Stats")]
+    assert lines == [
+        "Worker Stats - Active: 1, Queued: 0, Completed: 0, Failed: 0, Timed out: 0, Skipped: 0"
+    ]
+
+
+def test_a_dependency_outage_is_counted_without_a_log_line(workers, caplog) -> None:
+    worker = workers(max_workers=1)
+
+    def lost() -> None:
+        raise DatabaseUnavailableError("PostgreSQL unreachable at test")
+
+    with caplog.at_level(logging.INFO, logger="bridge_v3.workers.task_worker"):
+        worker.submit("prices", lost)
+        assert wait_for(lambda: worker.stats().failed == 1)
+        worker.submit("other", lambda: 1 / 0)
+        assert wait_for(lambda: worker.stats().failed == 2)
+
+    # The tracker of the dependency told the operator; an unexpected error keeps its traceback.
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("Task other failed; the worker goes on", True)
+    ]
 
 
 # -- stopping ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bridge_v3.exceptions import (
     TerminalDisconnectedError,
     TerminalError,
 )
+from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.mt5 import session
 from bridge_v3.services.mt5.call_stats import CallStats
 from bridge_v3.services.mt5.clients import TerminalClient
@@ -66,8 +67,15 @@ class MT5Service:
         backoff: Backoff | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        dependency: Dependency | None = None,
     ) -> None:
         self._open_client = open_client
+        self.dependency = dependency or Dependency(
+            "MT5 terminal",
+            "the configured backend",
+            meanwhile="reconnecting with backoff; every series resumes from its watermark",
+            clock=clock,
+        )
         self._settings = settings
         self.server_time = server_time
         self.clock_watch = ClockWatch(server_time, clock=clock, monotonic=monotonic)
@@ -133,7 +141,7 @@ class MT5Service:
             if not again:
                 return  # a first connection made on demand: nothing was missed
             self.reconnects += 1
-        logger.info("MT5 terminal reconnected (%s)", self.backend_name)
+        self.dependency.succeeded("reconnected; the gap is filled from the watermarks")
         for listener in self._reconnect_listeners:
             listener()
 
@@ -167,14 +175,14 @@ class MT5Service:
         try:
             client = self._open_client()
         except (OSError, EOFError) as error:
-            self._schedule_retry()
+            self._schedule_retry(error)
             raise TerminalDisconnectedError(f"MT5 terminal unreachable: {error}") from error
         self.backend_name = client.name
         try:
             account = self._set_up(client)
-        except TemporaryError:
+        except TemporaryError as error:
             client.close()
-            self._schedule_retry()
+            self._schedule_retry(error)
             raise
         except BridgeError:
             client.close()
@@ -195,16 +203,19 @@ class MT5Service:
         self.clock_watch.check(call, self._symbols, redetect=True)
         return account
 
-    def _schedule_retry(self) -> None:
+    def _schedule_retry(self, error: Exception) -> None:
+        """A failed attempt: counted (the loss was told once), next attempt after backoff.
+        Failures of the very first connection are the start-up retry's to tell."""
+        if self._attached_before:
+            self.dependency.failed(error)
         self._failures += 1
         self._next_attempt = self._monotonic() + self._backoff.delay(self._failures - 1)
 
     def _drop_connection(self, error: Exception) -> None:
         client, self._client = self._client, None
         if client is not None:
-            logger.warning("MT5 terminal lost (%s); reconnecting with backoff", error)
             client.close()
-            self._schedule_retry()
+            self._schedule_retry(error)
 
     # -- calls --------------------------------------------------------------------------
 
