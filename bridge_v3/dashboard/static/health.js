@@ -14,6 +14,10 @@ export function verdict(beat, nowMs, lateAfter) {
   if (d.postgres === false) problems.push("PostgreSQL down");
   if (d.redis === false) problems.push("Redis down");
   if (d.clock && d.clock.trusted === false) problems.push("broker clock not trusted");
+  const dependencies = d.dependencies && typeof d.dependencies === "object" ? d.dependencies : {};
+  for (const [name, dependency] of Object.entries(dependencies)) {
+    if (dependency && dependency.state === "down") problems.push(`${name} down (${dependency.last_error || "no answer"})`);
+  }
   const health = ageSeconds > lateAfter ? "late" : problems.length ? "down" : "ok";
   return { ageSeconds, problems, health };
 }
@@ -35,6 +39,7 @@ export function bridgeCard(beat, nowMs, lateAfter) {
   const parts = el("div", { class: "parts" });
   parts.append(part("terminal", d.terminal ? d.terminal.connected : undefined), part("PostgreSQL", d.postgres),
     part("Redis", d.redis), part("clock", d.clock ? d.clock.trusted : undefined));
+  if (d.dependencies && d.dependencies.outbox) parts.append(part("outbox", d.dependencies.outbox.state !== "down"));
   if (d.trading && d.trading.enabled === false) parts.append(part("trading", false));
   card.append(parts);
   const w = d.worker || {};
