@@ -32,6 +32,18 @@ def bar_messages(
     return [(channel, "bar", data) for data in bar_data(symbol, timeframe, times, rates)]
 
 
+def correction_message(publisher: Publisher, batch, rate: np.void, previous: tuple | None):
+    """(channel, type, data) for a bar the broker changed after it was published: the bar
+    as it is now, ``correction: true``, and the ``previous`` values (None: never stored)."""
+    ((channel, type_, data),) = bar_messages(
+        publisher, batch.symbol, batch.timeframe.name, np.array([rate], dtype=rate.dtype)
+    )
+    if previous is not None:
+        data["correction"] = True
+        data["previous"] = dict(zip(BAR_FIELDS, previous, strict=True))
+    return channel, type_, data
+
+
 def forming_bar_message(symbol: str, timeframe: str, rate: np.void) -> dict:
     """The bar still forming, for the ``mt5:last:bar:…`` key only (never on the channel)."""
     rates = np.array([rate], dtype=rate.dtype)

@@ -20,7 +20,12 @@ import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
 from bridge_v3.controllers.bar_closure import closed_mask, needs_tick
-from bridge_v3.controllers.bar_messages import bar_messages, forming_bar_message
+from bridge_v3.controllers.bar_messages import (
+    BAR_FIELDS,
+    bar_messages,
+    correction_message,
+    forming_bar_message,
+)
 from bridge_v3.controllers.bar_validation import validate_bars
 from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.bar_store import BarStore
@@ -43,6 +48,11 @@ class _Batch:
     fetched: int
     quarantined: int
     forming: np.void | None = None
+
+    @property
+    def revisited(self) -> np.ndarray:
+        """The good bars at or before the watermark (the re-fetched overlap)."""
+        return self.good[: len(self.good) - len(self.fresh)]
 
 
 @dataclass(frozen=True)
@@ -199,27 +209,26 @@ class PriceController:
         return _Batch(symbol, timeframe, good, fresh, len(closed), quarantined)
 
     def _commit(self, batches: list[_Batch], now: float, *, publish: bool) -> SyncResult:
-        """Store every batch, move the watermarks and stage the bar messages in one
-        transaction, then deliver the messages (see ``Publisher``)."""
+        """Store every batch, move the watermarks and stage the bar messages (new bars, and
+        the broker's corrections of stored ones) in one transaction, then deliver the
+        messages (see ``Publisher``)."""
         marks = [
             (b.symbol, b.timeframe.name, int(b.fresh["time"][-1])) for b in batches if len(b.fresh)
         ]
         messages = self._messages(batches) if publish else []
         with self._store.transaction() as conn:
+            corrections = self._corrections(conn, batches) if publish else []
             stored = self._store.save_many(
                 conn, [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
             )
-            if messages:
-                self._publisher.stage(conn, messages)
+            if messages or corrections:
+                self._publisher.stage(conn, messages + corrections)
         with self._lock:
             self._watermarks.update({(s, tf): t for s, tf, t in marks})
         fresh = sum(len(b.fresh) for b in batches)
-        corrected = max(0, stored - fresh)
-        if corrected:
-            revisited = ", ".join(
-                f"{b.symbol} {b.timeframe}" for b in batches if len(b.good) > len(b.fresh)
-            )
-            logger.warning("%s: broker corrected %d stored bar(s); updated", revisited, corrected)
+        corrected = len(corrections) if publish else max(0, stored - fresh)
+        if corrections:
+            self._report_corrections(corrections)
         if publish:
             self._publish(batches)
         result = SyncResult(
@@ -239,6 +248,29 @@ class PriceController:
             if len(b.fresh):
                 messages += bar_messages(self._publisher, b.symbol, b.timeframe.name, b.fresh)
         return messages
+
+    def _corrections(self, conn, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
+        """Messages for re-fetched bars whose stored values the broker has since changed,
+        read before the upsert replaces them: ``correction: true`` and the ``previous`` values.
+        A re-fetched bar that was never stored is published as an ordinary bar."""
+        keys = [(b.symbol, b.timeframe.name, int(t)) for b in batches for t in b.revisited["time"]]
+        before = self._store.stored(conn, keys)
+        messages = []
+        for b in batches:
+            for rate in b.revisited:
+                key = (b.symbol, b.timeframe.name, int(rate["time"]))
+                now = tuple(rate[name].item() for name in BAR_FIELDS)
+                if before.get(key) != now:
+                    messages.append(correction_message(self._publisher, b, rate, before.get(key)))
+        return messages
+
+    def _report_corrections(self, corrections: list[tuple[str, str, dict]]) -> None:
+        series = dict.fromkeys(f"{d['symbol']} {d['timeframe']}" for _, _, d in corrections)
+        logger.warning(
+            "%s: broker corrected %d stored bar(s); updated and published as corrections",
+            ", ".join(series),
+            len(corrections),
+        )
 
     def _publish(self, batches: list[_Batch]) -> None:
         """After the commit: send what was staged, and refresh the forming bars' keys."""

@@ -73,6 +73,27 @@ class BarStore:
             self._advance(conn, watermarks)
         return stored
 
+    def stored(
+        self, conn, bars: Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], tuple]:
+        """The stored values (``BAR_VALUES`` order) of those ``(symbol, timeframe, time)``
+        bars that exist, read in the caller's transaction: what a broker correction replaces."""
+        if not bars:
+            return {}
+        columns = ", ".join(f"b.{name}" for name in BAR_VALUES)
+        with conn.cursor() as cursor:
+            rows = execute_values(
+                cursor,
+                f"SELECT b.symbol, b.timeframe, EXTRACT(EPOCH FROM b.time)::bigint, {columns}"
+                " FROM bars b JOIN (VALUES %s) AS v (account, symbol, timeframe, time)"
+                " ON b.account = v.account AND b.symbol = v.symbol"
+                " AND b.timeframe = v.timeframe AND b.time = to_timestamp(v.time)",
+                [(self._account, symbol, timeframe, int(time)) for symbol, timeframe, time in bars],
+                template="(%s::bigint, %s, %s, %s::bigint)",
+                fetch=True,
+            )
+        return {(symbol, tf, int(time)): tuple(values) for symbol, tf, time, *values in rows}
+
     def _advance(self, conn, watermarks: Sequence[tuple[str, str, int]]) -> None:
         rows = [(self._account, symbol, timeframe, last) for symbol, timeframe, last in watermarks]
         with conn.cursor() as cursor:

@@ -121,7 +121,9 @@ def test_closed_bars_go_on_the_channel_and_the_forming_one_only_to_the_last_key(
 # -- broker corrections and sequence faults -------------------------------------------------------
 
 
-def test_a_broker_correction_updates_the_stored_bar_and_is_logged(rig, fresh_database, caplog):
+def test_a_broker_correction_updates_the_stored_bar_and_is_published_as_one(
+    rig, fresh_database, redis_client, redis_prefix, caplog
+):
     bridge, client, clock, _ = rig()
     bridge.prices.sync("EURUSD", M1)
     before = bars_on(fresh_database)
@@ -146,6 +148,18 @@ def test_a_broker_correction_updates_the_stored_bar_and_is_logged(rig, fresh_dat
     (row,) = [r for r in after if r[0] == corrected_time]
     assert row[4] == new_close
     assert "broker corrected 1 stored bar" in caplog.text
+    published = [
+        json.loads(fields[b"envelope"])["data"]
+        for _, fields in redis_client.xrange(f"{redis_prefix}:stream:bar")
+    ]
+    (correction,) = [d for d in published if d.get("correction")]
+    assert correction["time"] == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert correction["close"] == new_close and correction["previous"]["close"] == before[-1][4]
+    times = [d["time"] for d in published]
+    assert times.count(correction["time"]) == 2  # first as the closed bar, then its correction
+
+    clock.advance(60)
+    assert bridge.prices.sync("EURUSD", M1).corrected == 0  # the same values again: no news
 
 
 def test_duplicates_and_rows_out_of_order_are_quarantined(rig, fresh_database, caplog):
