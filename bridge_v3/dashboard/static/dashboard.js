@@ -110,8 +110,15 @@ import { table } from "./tables.js";
     if (state.symbol === null) { loadSnapshot(); return; } // the first bars of an empty database
     if (bar.symbol !== state.symbol || bar.timeframe !== state.timeframe) return;
     const last = state.bars[state.bars.length - 1];
-    if (last && bar.time < last.time) return; // older than the chart's end: a correction, not shown live
     const candle = { time: bar.time, open: bar.open, high: bar.high, low: bar.low, close: bar.close };
+    if (last && bar.time < last.time) { // a bar the broker corrected after it was published
+      const index = state.bars.findIndex((b) => b.time === bar.time);
+      if (index >= 0) {
+        state.bars[index] = candle;
+        candles.setData(state.bars);
+      }
+      return;
+    }
     if (last && last.time === bar.time) state.bars[state.bars.length - 1] = candle;
     else state.bars.push(candle);
     candles.update(candle);
