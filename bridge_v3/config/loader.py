@@ -28,6 +28,7 @@ from bridge_v3.config.constants import TradingMode
 from bridge_v3.config.parsers import InvalidValue
 from bridge_v3.config.redaction import Redactor
 from bridge_v3.config.settings import (
+    DashboardSettings,
     LoggingSettings,
     MarketSettings,
     MT5Settings,
@@ -50,6 +51,7 @@ _GROUPS = {
     "risk": RiskSettings,
     "worker": WorkerSettings,
     "logging": LoggingSettings,
+    "dashboard": DashboardSettings,
 }
 
 

@@ -125,6 +125,16 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """The Linux-side web dashboard (``python -m bridge_v3.dashboard``)."""
+
+    host: str = "127.0.0.1"  # anything beyond loopback is logged as a WARNING
+    port: int = 8050
+    user: str = "bridge"  # basic-auth user name, used only when a password is set
+    password: Secret = field(default_factory=lambda: Secret(""))  # empty: no authentication
+
+
+@dataclass(frozen=True)
 class Settings:
     mt5: MT5Settings = field(default_factory=MT5Settings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -134,10 +144,16 @@ class Settings:
     risk: RiskSettings = field(default_factory=RiskSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
     bridge_id: str = ""  # BRIDGE_ID; empty = hostname
     spool_path: str = "spool/outbox.sqlite3"
 
     def secrets(self) -> list[str]:
         """Every secret value, so the log filter can mask them wherever they appear."""
-        values = (self.mt5.password, self.postgres.password, self.redis.password)
+        values = (
+            self.mt5.password,
+            self.postgres.password,
+            self.redis.password,
+            self.dashboard.password,
+        )
         return [s.reveal() for s in values if s]

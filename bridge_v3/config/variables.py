@@ -238,6 +238,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "LOG_BACKUP_COUNT", "logging", "backup_count", partial(parse_int, low=1, high=1000), "5"
     ),
+    Variable("DASHBOARD_HOST", "dashboard", "host", parse_host, "127.0.0.1"),
+    Variable("DASHBOARD_PORT", "dashboard", "port", parse_port, "8050"),
+    Variable(
+        "DASHBOARD_USER",
+        "dashboard",
+        "user",
+        partial(parse_token, pattern=_NAME, what="up to 64 letters, digits, _ . -"),
+        "alice",
+    ),
+    Variable("DASHBOARD_PASSWORD", "dashboard", "password", parse_secret, "", secret=True),
     Variable(
         "BRIDGE_ID",
         "",

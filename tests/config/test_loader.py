@@ -114,6 +114,10 @@ GOOD = [
     ("LOG_FORMAT", "JSON", "logging.format", "json"),
     ("LOG_MAX_BYTES", "1048576", "logging.max_bytes", 1048576),
     ("LOG_BACKUP_COUNT", "10", "logging.backup_count", 10),
+    ("DASHBOARD_HOST", "0.0.0.0", "dashboard.host", "0.0.0.0"),
+    ("DASHBOARD_PORT", "8051", "dashboard.port", 8051),
+    ("DASHBOARD_USER", "alice", "dashboard.user", "alice"),
+    ("DASHBOARD_PASSWORD", " s3cret ", "dashboard.password", Secret(" s3cret ")),
     ("BRIDGE_ID", "vps-athens-1", "bridge_id", "vps-athens-1"),
     ("SPOOL_PATH", "data/outbox.db", "spool_path", "data/outbox.db"),
 ]
@@ -188,6 +192,10 @@ BAD = [
     ("LOG_FORMAT", "xml", ["text, json", "'xml'"]),
     ("LOG_MAX_BYTES", "100", ["of at least 1024", "'100'"]),
     ("LOG_BACKUP_COUNT", "0", ["from 1 to 1000", "'0'"]),
+    ("DASHBOARD_HOST", "http://0.0.0.0", ["not a URL"]),
+    ("DASHBOARD_PORT", "80800", ["from 1 to 65535"]),
+    ("DASHBOARD_USER", "al ice", ["letters, digits", "'al ice'"]),
+    ("DASHBOARD_PASSWORD", "pa\nss", ["line breaks"]),
     ("BRIDGE_ID", "my bridge", ["letters, digits", "'my bridge'"]),
     ("SPOOL_PATH", "x" * 1025, ["at most 1024 characters"]),
 ]
@@ -461,6 +469,7 @@ PASSWORDS = {
     "MT5_PASSWORD": "Mt5-Pa55word!",
     "POSTGRES_PASSWORD": "Pg-S3cret$",
     "REDIS_PASSWORD": "Rd-Hidden#9",
+    "DASHBOARD_PASSWORD": "Db-Gate%7",
 }
 
 
