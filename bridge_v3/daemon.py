@@ -19,9 +19,19 @@ from bridge_v3.config.settings import Settings
 from bridge_v3.controllers.account_controller import AccountController
 from bridge_v3.controllers.activity import ActivityReport, Counters
 from bridge_v3.controllers.price_controller import PriceController
+from bridge_v3.controllers.risk_controller import RiskController
 from bridge_v3.controllers.status_controller import StatusController
+from bridge_v3.controllers.symbol_controller import SymbolController
 from bridge_v3.controllers.tick_controller import TickController
-from bridge_v3.exceptions import ConfigError, SpoolError, TemporaryError
+from bridge_v3.controllers.trade_controller import TradeController
+from bridge_v3.exceptions import (
+    BridgeError,
+    ConfigError,
+    FatalError,
+    SpoolError,
+    TemporaryError,
+)
+from bridge_v3.models.risk import RiskLimits
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.dependency import Dependency
@@ -32,14 +42,17 @@ from bridge_v3.services.pending_messages import PendingMessages
 from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.retry import Backoff, Retry
+from bridge_v3.services.risk_store import RiskStore
 from bridge_v3.services.server_time import ServerTime
 from bridge_v3.services.tick_store import TickStore
+from bridge_v3.services.trade_store import TradeStore
 from bridge_v3.workers.scheduler import Scheduler
 from bridge_v3.workers.task_worker import TaskWorker
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_FLUSH_SECONDS = 5.0
+SYMBOLS_REFRESH_SECONDS = 86_400.0
 CLOCK_CHECK_SECONDS = 60.0
 # Waits are cut in slices: on Windows an untimed wait cannot be interrupted by Ctrl+C, so
 # the stop handler would never run and a service stop would end in TerminateProcess.
@@ -53,6 +66,18 @@ def configured_series(settings: Settings) -> list[tuple[str, object]]:
     if market.crypto_enabled:
         series += [(s, tf) for s in market.crypto_pairs for tf in market.crypto_timeframes]
     return list(dict.fromkeys(series))
+
+
+def risk_limits(settings: Settings) -> RiskLimits:
+    risk = settings.risk
+    return RiskLimits(
+        max_daily_loss_pct=risk.max_daily_loss_pct,
+        reducing_at_pct=risk.reducing_at_pct,
+        min_margin_level=risk.min_margin_level,
+        max_positions=risk.max_simultaneous_trades,
+        max_forex_positions=risk.max_forex_positions,
+        max_crypto_positions=risk.max_crypto_positions,
+    )
 
 
 class Bridge:
@@ -103,6 +128,9 @@ class Bridge:
         self.prices: PriceController | None = None
         self.ticks: TickController | None = None
         self.accounts: AccountController | None = None
+        self.symbols: SymbolController | None = None
+        self.trades: TradeController | None = None
+        self.risk: RiskController | None = None
         self.status: StatusController | None = None
         self.activity: ActivityReport | None = None
 
@@ -144,6 +172,8 @@ class Bridge:
         self._report_trading_permissions(info)
         self._connect_redis()
         self._build_controllers(series)
+        self._build_trading()
+        self._start_trading()
 
     def _connect_redis(self) -> None:
         """Build the publisher and deliver what a previous run left (its Redis tracker tells
@@ -233,6 +263,8 @@ class Bridge:
                     "redis": self.publisher.redis_state.snapshot(),
                     "outbox": self.publisher.spool_state.snapshot(),
                 },
+                "trading": lambda: self.trades.status(),
+                "risk": lambda: self.risk.status(),
             },
         )
         self.activity = ActivityReport(
@@ -253,6 +285,60 @@ class Bridge:
             lambda: self.worker.submit("ticks", self.submit_tick_tasks, Priority.NORMAL)
         )
 
+    def _build_trading(self) -> None:
+        rd, market, risk = self.settings.redis, self.settings.market, self.settings.risk
+        crypto = market.crypto_pairs if market.crypto_enabled else ()
+        self.symbols = SymbolController(
+            self.mt5,
+            self.database,
+            self.account,
+            configured=[*market.forex_pairs, *crypto, *market.tick_symbols],
+            forex=market.forex_pairs,
+            crypto=crypto,
+        )
+        self.trades = TradeController(
+            self.mt5,
+            TradeStore(self.database, self.account),
+            self.symbols,
+            self.publisher,
+            self.account,
+            clock=self.clock,
+            history_days=market.trades_history_days,
+            last_ttl=rd.last_ttl,
+        )
+        self.risk = RiskController(
+            self.mt5,
+            RiskStore(self.database, self.account),
+            self.publisher,
+            self.trades,
+            self.symbols,
+            risk_limits(self.settings),
+            clock=self.clock,
+            confirm_samples=risk.confirm_samples,
+            check_interval=self.settings.worker.risk_check_interval,
+            last_ttl=rd.last_ttl,
+        )
+        self.mt5.on_reconnect(lambda: self.worker.submit("trades", self.sync_trades, Priority.HIGH))
+
+    def _start_trading(self) -> None:
+        """Symbols, the risk latch, then the start-up reconciliation, before any job runs.
+
+        A step that fails is logged and retried by its job; until the reconciliation has
+        succeeded, trading stays disabled (the heartbeat says so).
+        """
+        steps = (
+            ("symbol specifications", self.symbols.refresh),
+            ("risk state", self.risk.load),
+            ("start-up reconciliation", self.trades.reconcile),
+        )
+        for what, step in steps:
+            try:
+                step()
+            except FatalError:
+                raise
+            except BridgeError as error:
+                logger.warning("%s not done at start (%s); retried by its job", what, error)
+
     # -- jobs ----------------------------------------------------------------------------
 
     def sync_prices(self):
@@ -268,11 +354,32 @@ class Bridge:
         self._stored(committed, f"{result.new} new {symbol} ticks stored; bars follow")
         return result
 
-    def sync_account(self):
+    def store_account(self):
         committed = self.database.commits
         snapshot = self.accounts.sync()
         self._stored(committed, "an account snapshot stored; bars follow at the next cycle")
         return snapshot
+
+    def store_trades(self):
+        committed = self.database.commits
+        changes = self.trades.run()
+        self._stored(committed, "positions, orders and deals mirrored")
+        return changes
+
+    def sync_account(self):
+        """The ``account`` job, then a risk check on the fresh figures."""
+        snapshot = self.store_account()
+        self.submit_risk_check()
+        return snapshot
+
+    def sync_trades(self):
+        """The ``trades`` job, then a risk check on the fresh mirror."""
+        changes = self.store_trades()
+        self.submit_risk_check()
+        return changes
+
+    def submit_risk_check(self) -> None:
+        self.worker.submit("risk", self.risk.run_check, Priority.CRITICAL)
 
     def _stored(self, commits_before: int, caught_up) -> None:
         """A job committed something: PostgreSQL answers (a job that did not reach it, e.g.
@@ -300,6 +407,13 @@ class Bridge:
                 "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
             )
         self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
+        self.scheduler.add_job("trades", self.sync_trades, w.trades_sync_interval, Priority.HIGH)
+        self.scheduler.add_job(
+            "risk", self.risk.run_check, w.risk_check_interval, Priority.CRITICAL
+        )
+        self.scheduler.add_job(
+            "symbols", self.symbols.refresh, SYMBOLS_REFRESH_SECONDS, Priority.LOW
+        )
         self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
         self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
         self.scheduler.add_job("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
@@ -310,7 +424,9 @@ class Bridge:
         logger.info("Bars: %s", self.sync_prices())
         for symbol in self.ticks.symbols:
             logger.info("%s ticks: %s", symbol, self.sync_ticks(symbol))
-        self.sync_account()
+        self.store_account()
+        self.store_trades()
+        self.risk.run_check()
         self.publisher.deliver()
         self.status.beat()
         self.activity.log()

@@ -65,12 +65,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--wait", type=float, default=60.0, metavar="SECONDS", help="with --stop (default: 60)"
     )
+    mode.add_argument("--risk-status", action="store_true", help="print the risk state, then exit")
+    mode.add_argument("--risk-reset", action="store_true", help="lift a risk HALT (with --by)")
+    parser.add_argument("--by", metavar="NAME", help="with --risk-reset: who lifts the halt")
     parser.add_argument(
         "--env-file", default=DEFAULT_ENV_FILE, help="settings file (default: .env)"
     )
     args = parser.parse_args(argv)
     if args.backfill is None and (args.symbols or args.timeframes):
         parser.error("--symbols and --timeframes only go with --backfill")
+    if args.risk_reset != (args.by is not None):
+        parser.error("--risk-reset and --by NAME go together (NAME: who lifts the halt)")
     return args
 
 
@@ -123,6 +128,10 @@ def _run(args: argparse.Namespace, settings: Settings, unknown: list[str]) -> in
         return run_check(settings, unknown=unknown)
     if args.stop:
         return _request_stop(settings, args.wait)
+    if args.risk_status or args.risk_reset:
+        from bridge_v3.risk_commands import run_risk_command
+
+        return run_risk_command(settings, reset_by=args.by)
     stop = threading.Event()
     install_stop_handlers(stop)
     watcher = StopFileWatcher(stop_file_for(settings.spool_path), stop)

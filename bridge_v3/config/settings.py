@@ -87,13 +87,19 @@ class MarketSettings:
     crypto_timeframes: tuple[Timeframe, ...] = _M15
     tick_symbols: tuple[str, ...] = ()
     initial_history_days: int = 3  # history fetched for a (symbol, timeframe) seen first time
+    trades_history_days: int = 30  # deals and orders read back on a first start
 
 
 @dataclass(frozen=True)
 class RiskSettings:
     max_daily_loss_pct: float = 5.0
+    reducing_at_pct: float = 80.0  # REDUCING from this share (%) of the daily loss limit
+    min_margin_level: float = 200.0  # REDUCING below this margin level (%); 0 = off
+    confirm_samples: int = 2  # consecutive readings that must agree before the state moves
     risk_per_trade: float = 1.0
     max_simultaneous_trades: int = 5
+    max_forex_positions: int | None = None  # None = no separate limit
+    max_crypto_positions: int | None = None
     trading_mode: TradingMode = TradingMode.SAFETY
 
 
@@ -104,6 +110,7 @@ class WorkerSettings:
     price_fetch_interval: float = 10.0
     metrics_sync_interval: float = 30.0
     trades_sync_interval: float = 15.0
+    risk_check_interval: float = 5.0
     heartbeat_interval: float = 10.0
     stats_interval: float = 60.0
 

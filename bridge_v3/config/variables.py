@@ -39,6 +39,11 @@ def parse_account(raw: str) -> int | None:
     return parse_int(raw, 0, 2**63 - 1) or None
 
 
+def _optional_limit(raw: str) -> int | None:
+    """A count limit; 0 means "no separate limit"."""
+    return parse_int(raw, 0, 1000) or None
+
+
 def _interval(raw: str) -> float:
     return parse_float(raw, 0.0, _DAY, low_open=True)
 
@@ -166,7 +171,25 @@ VARIABLES: tuple[Variable, ...] = (
         partial(parse_int, low=1, high=3650),
         "30",
     ),
+    Variable(
+        "TRADES_HISTORY_DAYS",
+        "market",
+        "trades_history_days",
+        partial(parse_int, low=1, high=3650),
+        "90",
+    ),
     Variable("MAX_DAILY_LOSS_PCT", "risk", "max_daily_loss_pct", _percent, "5"),
+    Variable("RISK_REDUCING_AT_PCT", "risk", "reducing_at_pct", _percent, "80"),
+    Variable(
+        "MIN_MARGIN_LEVEL",
+        "risk",
+        "min_margin_level",
+        partial(parse_float, low=0.0, high=100_000.0),
+        "200",
+    ),
+    Variable(
+        "RISK_CONFIRM_SAMPLES", "risk", "confirm_samples", partial(parse_int, low=1, high=100), "2"
+    ),
     Variable("RISK_PER_TRADE", "risk", "risk_per_trade", _percent, "1"),
     Variable(
         "MAX_SIMULTANEOUS_TRADES",
@@ -175,6 +198,8 @@ VARIABLES: tuple[Variable, ...] = (
         partial(parse_int, low=1, high=1000),
         "5",
     ),
+    Variable("MAX_FOREX_POSITIONS", "risk", "max_forex_positions", _optional_limit, "3"),
+    Variable("MAX_CRYPTO_POSITIONS", "risk", "max_crypto_positions", _optional_limit, "2"),
     Variable(
         "TRADING_MODE", "risk", "trading_mode", partial(parse_enum, kind=TradingMode), "safety"
     ),
@@ -183,6 +208,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PRICE_FETCH_INTERVAL", "worker", "price_fetch_interval", _interval, "10"),
     Variable("METRICS_SYNC_INTERVAL", "worker", "metrics_sync_interval", _interval, "30"),
     Variable("TRADES_SYNC_INTERVAL", "worker", "trades_sync_interval", _interval, "15"),
+    Variable("RISK_CHECK_INTERVAL", "worker", "risk_check_interval", _interval, "5"),
     Variable("HEARTBEAT_INTERVAL", "worker", "heartbeat_interval", _interval, "10"),
     Variable("STATS_INTERVAL", "worker", "stats_interval", _interval, "60"),
     Variable(

@@ -1,8 +1,9 @@
-"""Command line: ``python -m bridge_v3.simulator serve [options]``.
+"""Command line: ``python -m bridge_v3.simulator serve [options]`` and
+``python -m bridge_v3.simulator shock --symbol S --percent P [--host H --port N]``.
 
-Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 2 for a bad option or an unusable
-state or replay file (one line naming the option or file and the problem), 1 when the
-port cannot be opened.
+Exit codes: 0 after a clean stop (SIGINT/SIGTERM) or a shock applied, 2 for a bad option,
+an unusable state or replay file, or a shock the server refuses (one line naming the
+option or file and the problem), 1 when the port cannot be opened or the server reached.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level,
+        level=getattr(args, "log_level", "INFO"),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command == "shock":
+        from bridge_v3.simulator.shock_command import send_shock
+
+        return send_shock(args.host, args.port, args.symbol, args.percent)
     try:
         config = config_from_args(args)
     except ConfigError as error:

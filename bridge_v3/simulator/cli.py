@@ -37,7 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
         "if that is later than --start or now.",
     )
     _add_serve_options(serve)
+    shock = commands.add_parser(
+        "shock",
+        help="shift one symbol's prices on a running simulator server (a gap, from now on)",
+        description="Shift one symbol's prices by a percentage on a running simulator "
+        "server, from now on, as on a news spike: e.g. --percent -3 to force a loss.",
+    )
+    _add_shock_options(shock)
     return parser
+
+
+def _add_shock_options(shock: argparse.ArgumentParser) -> None:
+    add = shock.add_argument
+    add("--host", default="127.0.0.1", help="the server's address (default 127.0.0.1)")
+    add("--port", type=_port, default=18812, help="the server's TCP port (default 18812)")
+    add("--symbol", required=True, help="symbol whose prices move, e.g. EURUSD")
+    add(
+        "--percent",
+        type=_shock_percent,
+        required=True,
+        help="shift in percent, from -99 to 1000 (negative: prices fall)",
+    )
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
@@ -268,6 +288,13 @@ def _share(text: str) -> float:
     value = _non_negative(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text!r}")
+    return value
+
+
+def _shock_percent(text: str) -> float:
+    value = _number(text)
+    if not -99 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be from -99 to 1000, got {text!r}")
     return value
 
 

@@ -115,6 +115,7 @@ class _Persisted:
             },
             "broker": self.broker.to_state(),
             "accounts": [broker.to_state() for broker in self.others],
+            "shocks": self.broker.market.shocks_state(),
         }
 
 
@@ -201,6 +202,8 @@ def create_simulation(
         replays=dict(config.replays) or None,
         history_days=config.history_days,
     )
+    if state is not None:
+        _restore_shocks(config, market, state)
     broker, *others = _brokers(config, market, state)
     terminal = _terminal(config, market, broker, others, sleep)
     _PERSISTED[terminal] = _Persisted(config, clock, broker, tuple(others), wall_time)
@@ -275,6 +278,14 @@ def _new_broker(config: SimulatorConfig, market: Market, login: int) -> PaperBro
         commission_per_lot=config.commission_per_lot,
         server=config.server,
     )
+
+
+def _restore_shocks(config: SimulatorConfig, market: Market, state: dict) -> None:
+    """Prices shifted by the shock command stay shifted across restarts."""
+    try:
+        market.restore_shocks(dict(state.get("shocks") or {}))
+    except (TypeError, ValueError) as error:
+        raise StateFileError(config.state_file, f"shocks: {error}") from error
 
 
 def _terminal(

@@ -1,7 +1,9 @@
 """An RPyC classic server in whose process ``import MetaTrader5`` is the simulated terminal.
 
 This is how the mt5linux server exposes a real terminal under Wine, so the same client
-code works against both: ``rpyc.classic.connect(host, port).modules.MetaTrader5``.
+code works against both: ``rpyc.classic.connect(host, port).modules.MetaTrader5``. The
+simulator's own controls (the price shock) are a separate module beside it, see
+:mod:`bridge_v3.simulator.served_control`.
 One terminal serves every client; its account and positions outlive client connections,
 and with a state file the server's own restarts.
 
@@ -20,6 +22,7 @@ from typing import Any
 import rpyc
 from rpyc.utils.server import ThreadedServer
 
+from bridge_v3.simulator import served_control
 from bridge_v3.simulator.factory import Simulation
 from bridge_v3.simulator.saver import StateSaver
 from bridge_v3.simulator.served_module import install
@@ -43,6 +46,7 @@ class SimulatorServer:
         self.lock = threading.RLock()
         target = sys.modules if modules is None else modules
         self.module = install(simulation.terminal, self.lock, target)
+        self.controls = served_control.install(simulation, self.lock, target)
         self._server = ThreadedServer(
             rpyc.SlaveService,
             hostname=host,

@@ -12,7 +12,8 @@ from bridge_v3 import schemas
 from bridge_v3.client.validation import SchemaError, compile_schema
 from tests.client.conftest import SimBridge, stream_envelopes
 
-TYPES_ON_MAIN = {"bar", "tick", "account", "status"}
+# A first cycle also publishes the simulated account's opening deposit, a deal.
+TYPES_ON_MAIN = {"bar", "tick", "account", "status", "deal"}
 
 
 @pytest.fixture

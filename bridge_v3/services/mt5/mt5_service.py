@@ -388,6 +388,23 @@ class MT5Service:
         deals = self.call("history_deals_get", start, end, priority=Priority.HIGH)
         return [to_utc_fields(d, self.server_time) for d in deals]
 
+    def history_orders(self, utc_from: float, utc_to: float) -> list[dict]:
+        """Finished orders set up within [utc_from, utc_to]; bounds and times in UTC."""
+        start = self.server_time.to_server(utc_from)
+        end = self.server_time.to_server(utc_to)
+        orders = self.call("history_orders_get", start, end, priority=Priority.HIGH)
+        return [to_utc_fields(o, self.server_time) for o in orders]
+
+    def history_order(self, ticket: int) -> dict | None:
+        """One finished order by ticket (times in UTC); None while the terminal has none."""
+        found = self.call("history_orders_get", ticket=int(ticket), priority=Priority.HIGH)
+        return to_utc_fields(found[0], self.server_time) if found else None
+
+    def position_deals(self, position: int) -> list[dict]:
+        """Every deal of one position (by its identifier), times in UTC."""
+        deals = self.call("history_deals_get", position=int(position), priority=Priority.HIGH)
+        return [to_utc_fields(d, self.server_time) for d in deals]
+
     def server_now(self) -> int:
         """Now on the broker's clock (seconds), for deciding which bar is still forming."""
         return self.server_time.to_server(self._clock())

@@ -24,6 +24,7 @@ from bridge_v3.simulator.market.cache import ChunkCache
 from bridge_v3.simulator.market.errors import MarketError
 from bridge_v3.simulator.market.replay import read_bars
 from bridge_v3.simulator.market.series import SymbolSeries
+from bridge_v3.simulator.market.shocks import factor_of
 from bridge_v3.simulator.market.sources import GeneratedSource, ReplaySource
 from bridge_v3.simulator.market.symbols import SymbolSpec, default_catalogue
 from bridge_v3.simulator.market.ticks import select
@@ -173,6 +174,30 @@ class Market:
         _check_tick_kind(flags)
         found = series.ticks_between(int(server_from_msc), int(server_to_msc), self._horizon())
         return np.array(select(found, flags), dtype=TICKS_DTYPE, copy=True)
+
+    # -- moving the market -----------------------------------------------------------------
+
+    def shock(self, name: str, percent: float) -> int:
+        """Shift ``name``'s prices by ``percent`` from now on (a gap); returns the server
+        millisecond from which the shift applies. MarketError for an unknown symbol,
+        ValueError for a percent that is not a finite number from -99 to 1000."""
+        factor = factor_of(percent)
+        series = self._get(name)
+        start = self._horizon() + 1  # what was shown up to now stays as it was
+        series.shocks.add(start, factor)
+        logger.warning(
+            "market: %s prices shifted by %+g %% from server ms %d", name, percent, start
+        )
+        return start
+
+    def shocks_state(self) -> dict[str, list]:
+        """The shocks of every symbol, for the state file."""
+        return {name: s.shocks.to_state() for name, s in self._series.items() if s.shocks}
+
+    def restore_shocks(self, state: dict[str, list]) -> None:
+        for name, steps in state.items():
+            if name in self._series:
+                self._series[name].shocks.restore(steps)
 
     # -- money --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import numpy as np
 from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE, TICKS_DTYPE
 from bridge_v3.simulator.market import ticks as tick_tools
 from bridge_v3.simulator.market import timeframes as tfs
+from bridge_v3.simulator.market.shocks import Shocks, redrawn_bar
 
 _DAY = 86_400
 MAX_TICKS = 5_000_000  # per call, so one request cannot exhaust the simulator's memory
@@ -31,6 +32,7 @@ class SymbolSeries:
         self.source = source
         self.digits = digits
         self.first_time = int(first_time)
+        self.shocks = Shocks(digits)
 
     # -- bars ---------------------------------------------------------------------------
 
@@ -69,7 +71,25 @@ class SymbolSeries:
         keys = self.source.keys_between(low, high)
         bars = _concat([self.source.bars(key) for key in keys], RATES_DTYPE)
         bars = bars[(bars["time"] >= low) & (bars["time"] < high)]
+        bars = self.shocks.bars(bars, self.source.base_seconds, self._redraw(bars))
         return self._finish_forming(bars, horizon_msc)
+
+    def _redraw(self, bars: np.ndarray):
+        """How a base bar cut by a shock is drawn again: from its own (scaled) ticks."""
+        seconds = self.source.base_seconds
+
+        def redraw(opened: int) -> np.void:
+            found = self._base_ticks(opened, (opened + seconds) * 1000 - 1)
+            fallback = bars[bars["time"] == opened][0]
+            return redrawn_bar(found, self.digits, seconds, fallback)
+
+        return redraw
+
+    def _base_ticks(self, opened: int, until_msc: int) -> np.ndarray:
+        """The (scaled) ticks of the base bar opened at ``opened`` up to ``until_msc``."""
+        found = self.source.ticks(self.source.key_of(opened))
+        found = found[(found["time_msc"] >= opened * 1000) & (found["time_msc"] <= until_msc)]
+        return self.shocks.ticks(found)
 
     def _finish_forming(self, bars: np.ndarray, horizon_msc: int) -> np.ndarray:
         """Replace a last bar that is still forming by what its ticks so far make of it."""
@@ -77,8 +97,7 @@ class SymbolSeries:
         if not len(bars) or (int(bars["time"][-1]) + seconds) * 1000 - 1 <= horizon_msc:
             return bars
         opened = int(bars["time"][-1])
-        found = self.source.ticks(self.source.key_of(opened))
-        found = found[(found["time_msc"] >= opened * 1000) & (found["time_msc"] <= horizon_msc)]
+        found = self._base_ticks(opened, horizon_msc)
         forming = tick_tools.to_bars(found, self.digits, seconds)
         return np.concatenate((bars[:-1], forming))
 
@@ -98,7 +117,7 @@ class SymbolSeries:
             total += len(found)
             if total >= MAX_TICKS:
                 break
-        return _concat(parts, TICKS_DTYPE)[:MAX_TICKS]
+        return self.shocks.ticks(_concat(parts, TICKS_DTYPE)[:MAX_TICKS])
 
     def ticks_after(self, msc_from: int, count: int, flags: int, horizon_msc: int):
         """The first ``count`` ticks (of kind ``flags``) at or after ``msc_from``."""
@@ -113,7 +132,7 @@ class SymbolSeries:
             parts.append(found)
             total += len(found)
             key = self.source.next_key(key)
-        return _concat(parts, TICKS_DTYPE)[:count]
+        return self.shocks.ticks(_concat(parts, TICKS_DTYPE)[:count])
 
     def last_tick(self, horizon_msc: int):
         """The latest tick up to the horizon (a TICKS_DTYPE record), or None."""
@@ -125,6 +144,6 @@ class SymbolSeries:
             found = self.source.ticks(key)
             index = int(np.searchsorted(found["time_msc"], horizon_msc, "right")) - 1
             if index >= 0 and found["time_msc"][index] >= self.first_time * 1000:
-                return found[index : index + 1].copy()[0]
+                return self.shocks.ticks(found[index : index + 1].copy())[0]
             key = self.source.prev_key(key)
         return None
