@@ -32,6 +32,7 @@ from bridge_v3.config.settings import (
     LoggingSettings,
     MarketSettings,
     MT5Settings,
+    OperationsSettings,
     PostgresSettings,
     RedisSettings,
     RiskSettings,
@@ -52,11 +53,24 @@ _GROUPS = {
     "worker": WorkerSettings,
     "logging": LoggingSettings,
     "dashboard": DashboardSettings,
+    "operations": OperationsSettings,
 }
 
 
 # An unknown name starting with one of these is most likely a misspelt setting.
-SETTING_PREFIXES = ("MT5_", "POSTGRES_", "REDIS_", "SIM_", "TRADING_", "FOREX_", "CRYPTO_")
+SETTING_PREFIXES = (
+    "MT5_",
+    "POSTGRES_",
+    "REDIS_",
+    "SIM_",
+    "TRADING_",
+    "FOREX_",
+    "CRYPTO_",
+    "METRICS_",
+    "BREAKER_",
+    "CONTROL_",
+    "NOTIFY_",
+)
 
 
 class ConfigErrors(ConfigError):
