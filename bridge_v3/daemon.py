@@ -32,7 +32,9 @@ from bridge_v3.exceptions import (
     TemporaryError,
 )
 from bridge_v3.models.risk import RiskLimits
+from bridge_v3.operations import Operations
 from bridge_v3.services.bar_store import BarStore
+from bridge_v3.services.circuit_breaker import CircuitBreaker, guarded
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
@@ -106,6 +108,7 @@ class Bridge:
                 f"{pg.host}:{pg.port}",
                 meanwhile="storing waits; every series resumes from its watermark when it answers",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
         )
         self.mt5 = MT5Service(
@@ -118,6 +121,7 @@ class Bridge:
                 self.backend.description,
                 meanwhile="reconnecting with backoff; every series resumes from its watermark",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
@@ -133,6 +137,23 @@ class Bridge:
         self.risk: RiskController | None = None
         self.status: StatusController | None = None
         self.activity: ActivityReport | None = None
+        self.operations = Operations(self)
+
+    def _breaker(self) -> CircuitBreaker:
+        ops = self.settings.operations
+        return CircuitBreaker(ops.breaker_failures, ops.breaker_cooldown, clock=self.clock)
+
+    def dependencies(self) -> dict:
+        """Each outside part's tracker (and breaker), by name."""
+        found = {"terminal": self.mt5.dependency, "postgres": self.database.dependency}
+        if self.publisher is not None:
+            found.update(redis=self.publisher.redis_state, outbox=self.publisher.spool_state)
+        return found
+
+    def _needs(self, func, *names: str):
+        """``func`` as a job held (counted, not run) while a breaker it needs is open."""
+        dependencies = self.dependencies()
+        return guarded(func, [dependencies[name] for name in names])
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -174,6 +195,7 @@ class Bridge:
         self._build_controllers(series)
         self._build_trading()
         self._start_trading()
+        self.operations.attach()
 
     def _connect_redis(self) -> None:
         """Build the publisher and deliver what a previous run left (its Redis tracker tells
@@ -190,12 +212,14 @@ class Bridge:
                 meanwhile=f"storing goes on; messages wait in {self.outbox.path} and are sent "
                 "in order when it answers",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
             spool_state=Dependency(
                 "Outbox",
                 str(self.outbox.path),
                 meanwhile="messages of stored rows wait in PostgreSQL",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
             wall_clock=self.clock,
         )
@@ -400,24 +424,24 @@ class Bridge:
             )
 
     def schedule_jobs(self) -> None:
-        w = self.settings.worker
-        self.scheduler.add_job("prices", self.sync_prices, w.price_fetch_interval, Priority.NORMAL)
+        w, add, needs = self.settings.worker, self.scheduler.add_job, self._needs
+        both = ("terminal", "postgres")
+        add("prices", needs(self.sync_prices, *both), w.price_fetch_interval, Priority.NORMAL)
         if self.ticks.symbols:
-            self.scheduler.add_job(
-                "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
+            add(
+                "ticks",
+                needs(self.submit_tick_tasks, *both),
+                w.price_fetch_interval,
+                Priority.NORMAL,
             )
-        self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
-        self.scheduler.add_job("trades", self.sync_trades, w.trades_sync_interval, Priority.HIGH)
-        self.scheduler.add_job(
-            "risk", self.risk.run_check, w.risk_check_interval, Priority.CRITICAL
-        )
-        self.scheduler.add_job(
-            "symbols", self.symbols.refresh, SYMBOLS_REFRESH_SECONDS, Priority.LOW
-        )
-        self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
-        self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
-        self.scheduler.add_job("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
-        self.scheduler.add_job("worker-stats", self.report, w.stats_interval, Priority.LOW)
+        add("account", needs(self.sync_account, *both), w.metrics_sync_interval, Priority.HIGH)
+        add("trades", needs(self.sync_trades, *both), w.trades_sync_interval, Priority.HIGH)
+        add("risk", needs(self.risk.run_check, *both), w.risk_check_interval, Priority.CRITICAL)
+        add("symbols", needs(self.symbols.refresh, *both), SYMBOLS_REFRESH_SECONDS, Priority.LOW)
+        add("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
+        add("clock", needs(self.mt5.check_clock, "terminal"), CLOCK_CHECK_SECONDS, Priority.HIGH)
+        add("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
+        add("worker-stats", self.report, w.stats_interval, Priority.LOW)
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
@@ -437,6 +461,7 @@ class Bridge:
         self.schedule_jobs()
         self.scheduler.run_all()
         self.scheduler.start()
+        self.operations.start()
         logger.info(
             "Bridge running: %d series, jobs %s",
             len(self.prices.series),
@@ -450,6 +475,7 @@ class Bridge:
 
     def shutdown(self, *, drain_seconds: float = 5.0) -> None:
         """Ordered and bounded: nothing new starts, queued work drains, then connections close."""
+        self.operations.stop()
         self.scheduler.stop(timeout=2.0)
         unfinished = self.worker.stop(drain=True, timeout=drain_seconds)
         if unfinished:

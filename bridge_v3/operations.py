@@ -1,0 +1,95 @@
+"""The composition root's operations part: remote control, health and metrics, notifications.
+
+``Bridge`` (``daemon.py``) builds one ``Operations`` once its controllers exist
+(``attach``), starts it with the jobs (``start``) and stops it at shutdown (``stop``).
+Everything here watches or steers the bridge through the parts' public faces; nothing here
+is needed to store or publish data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from bridge_v3.config.constants import Priority
+from bridge_v3.control.audit import ControlAudit
+from bridge_v3.control.commands import Targets
+from bridge_v3.control.listener import ControlListener, redis_client
+from bridge_v3.control.nonces import NonceRegistry
+from bridge_v3.control.service import FUTURE_TOLERANCE, ControlService
+from bridge_v3.services.risk_latch import lift_halt
+
+logger = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(self, bridge) -> None:
+        self._bridge = bridge
+        self._settings = bridge.settings.operations
+        self.control: ControlService | None = None
+        self.listener: ControlListener | None = None
+        self._redis = None
+
+    # -- building -------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Build what needs the controllers (called at the end of ``Bridge.connect``)."""
+        self._build_control()
+
+    def _build_control(self) -> None:
+        bridge, ops = self._bridge, self._settings
+        redis = bridge.redis
+        self._redis = redis_client(bridge.settings.redis)
+        self.control = ControlService(
+            secret=ops.control_secret.reveal(),
+            max_age=ops.control_max_age,
+            source=bridge.source,
+            audit=ControlAudit(bridge.database, bridge.account, bridge.source),
+            nonces=NonceRegistry(
+                self._redis, redis.prefix, bridge.source, ops.control_max_age + FUTURE_TOLERANCE
+            ),
+            targets=self.targets(),
+            reply=lambda data: bridge.publisher.publish(
+                redis.channel("control", "reply"), "control_reply", data
+            ),
+            clock=time.time,
+        )
+        self.listener = ControlListener(self._redis, redis.channel("control"), self.control.handle)
+        if not ops.control_secret:
+            logger.info("Remote control is off (CONTROL_SECRET not set): commands are refused")
+
+    def targets(self) -> Targets:
+        bridge = self._bridge
+        return Targets(
+            status=bridge.status.snapshot,
+            halt=bridge.risk.halt,
+            lift=self.lift_halt,
+            positions=bridge.mt5.positions,
+            orders=bridge.mt5.orders,
+            is_own=lambda magic: False,
+        )
+
+    def lift_halt(self, by: str) -> dict:
+        """Lift a halt as ``--risk-reset`` does, then check the risk at once to apply it."""
+        bridge = self._bridge
+        now = datetime.now(timezone.utc)
+        with bridge.database.connection() as conn, conn.cursor() as cursor:
+            lifted, found = lift_halt(cursor, bridge.account, by, now)
+        if lifted is None:
+            return {"lifted": False, "state": found, "reason": f"not halted (state {found})"}
+        logger.warning("Risk halt lifted by %s (remote control); applied at this risk check", by)
+        bridge.worker.submit("risk", bridge.risk.run_check, Priority.CRITICAL)
+        return {"lifted": True, "state": lifted["state"], "reason": lifted["reason"]}
+
+    # -- running --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.listener is not None:
+            self.listener.start()
+
+    def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self._redis is not None:
+            self._redis.close()
