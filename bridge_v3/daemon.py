@@ -137,6 +137,7 @@ class Bridge:
         self.risk: RiskController | None = None
         self.status: StatusController | None = None
         self.activity: ActivityReport | None = None
+        self.running = False  # the jobs run (set by run())
         self.operations = Operations(self)
 
     def _breaker(self) -> CircuitBreaker:
@@ -462,6 +463,7 @@ class Bridge:
         self.scheduler.run_all()
         self.scheduler.start()
         self.operations.start()
+        self.running = True
         logger.info(
             "Bridge running: %d series, jobs %s",
             len(self.prices.series),
@@ -493,6 +495,7 @@ class Bridge:
         self.database.close()
         self.mt5.shutdown()
         self.backend.close()
+        self.operations.close()
         logger.info("Bridge stopped")
 
     def _final_heartbeat(self) -> None:

@@ -18,6 +18,9 @@ from bridge_v3.control.commands import Targets
 from bridge_v3.control.listener import ControlListener, redis_client
 from bridge_v3.control.nonces import NonceRegistry
 from bridge_v3.control.service import FUTURE_TOLERANCE, ControlService
+from bridge_v3.monitoring.endpoint import Endpoint
+from bridge_v3.monitoring.health import HealthChecks
+from bridge_v3.monitoring.metrics import MetricsPage
 from bridge_v3.services.risk_latch import lift_halt
 
 logger = logging.getLogger(__name__)
@@ -30,11 +33,32 @@ class Operations:
         self.control: ControlService | None = None
         self.listener: ControlListener | None = None
         self._redis = None
+        self.health = HealthChecks(bridge)
+        self.metrics = MetricsPage(bridge)
+        bridge.worker.listen(self.metrics.observe_task)
+        bridge.mt5.stats.listen(self.metrics.observe_call)
+        self.endpoint: Endpoint | None = None
 
     # -- building -------------------------------------------------------------------------
 
+    def open_endpoint(self) -> None:
+        """Serve /health, /ready and /metrics now (before connecting: a port in use stops
+        the start with ``ConfigError``). ``METRICS_PORT=0``: nothing."""
+        ops = self._settings
+        if not ops.metrics_port:
+            return
+        self.endpoint = Endpoint(
+            ops.metrics_host,
+            ops.metrics_port,
+            health=self.health.liveness,
+            ready=self.health.readiness,
+            metrics=self.metrics.render,
+        )
+        self.endpoint.open()
+
     def attach(self) -> None:
         """Build what needs the controllers (called at the end of ``Bridge.connect``)."""
+        self._bridge.publisher.on_sent(self.metrics.count_sent)
         self._build_control()
 
     def _build_control(self) -> None:
@@ -62,7 +86,7 @@ class Operations:
     def targets(self) -> Targets:
         bridge = self._bridge
         return Targets(
-            status=bridge.status.snapshot,
+            status=lambda: {**bridge.status.snapshot(), "ready": self.health.readiness().body()},
             halt=bridge.risk.halt,
             lift=self.lift_halt,
             positions=bridge.mt5.positions,
@@ -93,3 +117,8 @@ class Operations:
             self.listener.stop()
         if self._redis is not None:
             self._redis.close()
+
+    def close(self) -> None:
+        """The endpoint last: it says "stopping" until the bridge is down."""
+        if self.endpoint is not None:
+            self.endpoint.close()

@@ -114,6 +114,8 @@ class RiskController:
             "reason": known.get("reason"),
             "since": known.get("since"),
             "daily_loss_pct": known.get("daily_loss_pct"),
+            "equity": known.get("equity"),
+            "open_positions": known.get("open_positions"),
             "ignored_readings": self.ignored_readings,
         }
 

@@ -379,6 +379,16 @@ class TaskWorker:
                 held=self._held,
             )
 
+    def health(self) -> dict:
+        """Liveness: how many threads run (of how many), and how many are held by a task
+        past its timeout. ``alive`` is False when a thread died or every thread is stuck."""
+        with self._lock:
+            threads = self._threads[: self._max_workers]
+            stuck = sum(1 for run in self._running.values() if run.reported)
+        running = sum(1 for thread in threads if thread.is_alive())
+        alive = bool(threads) and running == self._max_workers and stuck < self._max_workers
+        return {"alive": alive, "threads": running, "of": self._max_workers, "stuck": stuck}
+
     def log_stats(self) -> None:
         """Log the one-line summary at INFO (the daemon's job calls this every minute). Run
         as a task itself, it does not count itself as active."""
