@@ -386,9 +386,10 @@ class Bridge:
         return snapshot
 
     def store_trades(self):
-        committed = self.database.commits
+        committed, reconciling = self.database.commits, not self.trades.reconciled
         changes = self.trades.run()
         self._stored(committed, "positions, orders and deals mirrored")
+        self.operations.trades_synced(changes, reconciling=reconciling)
         return changes
 
     def sync_account(self):
@@ -443,6 +444,7 @@ class Bridge:
         add("clock", needs(self.mt5.check_clock, "terminal"), CLOCK_CHECK_SECONDS, Priority.HIGH)
         add("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
         add("worker-stats", self.report, w.stats_interval, Priority.LOW)
+        self.operations.schedule_jobs(self.scheduler)
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""

@@ -21,7 +21,12 @@ from bridge_v3.control.service import FUTURE_TOLERANCE, ControlService
 from bridge_v3.monitoring.endpoint import Endpoint
 from bridge_v3.monitoring.health import HealthChecks
 from bridge_v3.monitoring.metrics import MetricsPage
+from bridge_v3.notify.alerts import Alerts
+from bridge_v3.notify.notifier import Notifier
+from bridge_v3.notify.targets import parse_targets
 from bridge_v3.services.risk_latch import lift_halt
+
+ALERTS_SECONDS = 2.0  # how often the risk state and the dependencies are looked at
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,8 @@ class Operations:
         bridge.worker.listen(self.metrics.observe_task)
         bridge.mt5.stats.listen(self.metrics.observe_call)
         self.endpoint: Endpoint | None = None
+        self.notifier: Notifier | None = None
+        self.alerts: Alerts | None = None
 
     # -- building -------------------------------------------------------------------------
 
@@ -60,6 +67,29 @@ class Operations:
         """Build what needs the controllers (called at the end of ``Bridge.connect``)."""
         self._bridge.publisher.on_sent(self.metrics.count_sent)
         self._build_control()
+        self._build_notifications()
+
+    def _build_notifications(self) -> None:
+        bridge, ops = self._bridge, self._settings
+        targets = parse_targets(ops.notify_urls.reveal())
+        self.notifier = Notifier(targets, bridge.source, bridge.account)
+        self.alerts = Alerts(
+            self.notifier.notify, down_after=ops.notify_down_after, clock=bridge.clock
+        )
+
+    def schedule_jobs(self, scheduler) -> None:
+        """The ``alerts`` job, when notifications go anywhere."""
+        if self.notifier is not None and self.notifier.senders:
+            scheduler.add_job("alerts", self.watch, ALERTS_SECONDS, Priority.HIGH)
+
+    def watch(self) -> None:
+        bridge = self._bridge
+        self.alerts.watch(bridge.risk.status(), bridge.dependencies())
+
+    def trades_synced(self, changes, *, reconciling: bool) -> None:
+        """A trades sync ended: its fills and rejected orders are notified."""
+        if self.alerts is not None:
+            self.alerts.trades(changes.events, reconciling=reconciling)
 
     def _build_control(self) -> None:
         bridge, ops = self._bridge, self._settings
@@ -109,12 +139,23 @@ class Operations:
     # -- running --------------------------------------------------------------------------
 
     def start(self) -> None:
+        bridge = self._bridge
         if self.listener is not None:
             self.listener.start()
+        if self.notifier is not None:
+            self.notifier.start()
+            self.alerts.watch(bridge.risk.status(), {})  # the state at start is no change
+            self.alerts.bridge(
+                "started",
+                f"{bridge.source}: account {bridge.account}, terminal {bridge.backend.description}",
+            )
 
     def stop(self) -> None:
         if self.listener is not None:
             self.listener.stop()
+        if self.notifier is not None:
+            self.alerts.bridge("stopping", f"{self._bridge.source} is shutting down")
+            self.notifier.stop(timeout=3.0)
         if self._redis is not None:
             self._redis.close()
 

@@ -73,6 +73,11 @@ class Dependency:
         return self._up
 
     @property
+    def down_since(self) -> float:
+        """When it was lost (the tracker's clock); meaningful only while down."""
+        return self._since
+
+    @property
     def consecutive_failures(self) -> int:
         return self._consecutive
 
