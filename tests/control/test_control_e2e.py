@@ -13,8 +13,10 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import jsonschema
 import pytest
 
+from bridge_v3 import schemas
 from bridge_v3.config.secret import Secret
 from bridge_v3.control import envelope as env
 from bridge_v3.control.cli import main as control_cli
@@ -202,6 +204,9 @@ def test_every_forgery_is_refused_replied_audited_and_never_executed(
     ]
     raw = rows(fresh_database, "SELECT raw FROM control_commands WHERE code = 'malformed'")
     assert raw[0][0].startswith('{"id": "f-json"')
+    schema = jsonschema.Draft202012Validator(schemas.load("control_reply"))
+    for reply in replies(redis_prefix):
+        schema.validate(reply)
     sent = {r["id"]: r for r in replies(redis_prefix)}
     assert re.match(r"issued 3[12] s ago, over CONTROL_MAX_AGE 30 s", sent["f-stale"]["error"])
     assert sent["f-ticket"]["error"] == "position 987654 is not open"
