@@ -121,8 +121,15 @@ class Operations:
             lift=self.lift_halt,
             positions=bridge.mt5.positions,
             orders=bridge.mt5.orders,
-            is_own=lambda magic: False,
+            is_own=self._is_own,
+            executor=getattr(bridge, "executor", None),
+            strategies=getattr(bridge, "strategies", None),
         )
+
+    def _is_own(self, magic: int) -> bool:
+        """A magic number of the bridge's strategies (none in a build without them)."""
+        strategies = getattr(self._bridge, "strategies", None)
+        return bool(strategies is not None and strategies.is_own(magic))
 
     def lift_halt(self, by: str) -> dict:
         """Lift a halt as ``--risk-reset`` does, then check the risk at once to apply it."""

@@ -140,23 +140,36 @@ def _why(command: Command) -> dict:
 
 
 def outcome(result: object) -> dict:
-    """An executor's outcome as JSON-friendly data."""
-    if dataclasses.is_dataclass(result):
-        result = dataclasses.asdict(result)
-    data = dict(result) if isinstance(result, Mapping) else {"outcome": str(result)}
+    """An executor's (or the strategy controller's) answer as JSON-friendly data, with
+    ``ok`` when the answer tells (an ``Outcome`` or a ``Reload``)."""
+    if hasattr(result, "as_dict"):
+        data = dict(result.as_dict())
+    elif dataclasses.is_dataclass(result):
+        data = dataclasses.asdict(result)
+    else:
+        data = dict(result) if isinstance(result, Mapping) else {"outcome": str(result)}
+    if isinstance(getattr(result, "ok", None), bool):
+        data["ok"] = result.ok
     return {k: getattr(v, "value", v) for k, v in data.items()}
 
 
 def _close(targets: Targets, command: Command, args: dict) -> dict:
     _position(targets, args["ticket"])
     done = _executor(targets).close(args["ticket"], volume=args.get("volume"), **_why(command))
-    return outcome(done)
+    return _answered(outcome(done))
+
+
+def _answered(result: dict) -> dict:
+    """An order's outcome; when it did not succeed, ``ok`` False and its reason."""
+    if result.get("ok") is False:
+        result.setdefault("reason", f"order {result.get('status')}")
+    return result
 
 
 def _cancel(targets: Targets, command: Command, args: dict) -> dict:
     if not any(int(o["ticket"]) == args["ticket"] for o in targets.orders()):
         raise Refused("unknown_ticket", f"order {args['ticket']} is not pending")
-    return outcome(_executor(targets).cancel(args["ticket"], **_why(command)))
+    return _answered(outcome(_executor(targets).cancel(args["ticket"], **_why(command))))
 
 
 def _set_sl_tp(targets: Targets, command: Command, args: dict) -> dict:
@@ -165,7 +178,8 @@ def _set_sl_tp(targets: Targets, command: Command, args: dict) -> dict:
     position = _position(targets, args["ticket"])
     sl = args.get("sl", float(position["sl"]))
     tp = args.get("tp", float(position["tp"]))
-    return outcome(_executor(targets).modify(args["ticket"], sl=sl, tp=tp, **_why(command)))
+    done = _executor(targets).modify(args["ticket"], sl=sl, tp=tp, **_why(command))
+    return _answered(outcome(done))
 
 
 def _flatten(targets: Targets, command: Command, args: dict) -> dict:
@@ -177,7 +191,11 @@ def _flatten(targets: Targets, command: Command, args: dict) -> dict:
         {"ticket": int(p["ticket"]), **outcome(executor.close(int(p["ticket"]), **_why(command)))}
         for p in chosen
     ]
-    return {"scope": "all" if everything else "own", "positions": len(chosen), "closed": closed}
+    failed = [str(c["ticket"]) for c in closed if c.get("ok") is False]
+    result = {"scope": "all" if everything else "own", "positions": len(chosen), "closed": closed}
+    if failed:
+        result.update(ok=False, reason=f"position(s) not closed: {', '.join(failed)}")
+    return result
 
 
 # -- handlers: strategies -----------------------------------------------------------------
@@ -191,17 +209,19 @@ def _strategies(targets: Targets):
 
 def _strategy_call(method: str) -> Callable[[Targets, Command, dict], dict]:
     def run(targets: Targets, command: Command, args: dict) -> dict:
-        try:
-            done = getattr(_strategies(targets), method)(args["name"])
-        except (KeyError, LookupError) as error:
-            raise Refused("unknown_strategy", f"no strategy named {args['name']!r}") from error
-        return {"strategy": args["name"], "done": method, "result": outcome(done or {})}
+        done = getattr(_strategies(targets), method)(args["name"])
+        if done is False:  # the controller knows no strategy of that name
+            raise Refused("unknown_strategy", f"no strategy named {args['name']!r}")
+        return {"strategy": args["name"], "done": method}
 
     return run
 
 
 def _reload(targets: Targets, command: Command, args: dict) -> dict:
-    return {"result": outcome(_strategies(targets).reload() or {})}
+    result = outcome(_strategies(targets).reload())
+    if result.get("ok") is False:
+        result["reason"] = result.get("error") or "the strategies could not be read"
+    return result
 
 
 COMMANDS: dict[str, Spec] = {

@@ -96,6 +96,9 @@ class BridgeFigures(Collector):
         for part, section in sections:
             if part is not None:
                 yield from section(part)
+        executor = getattr(bridge, "executor", None)
+        if executor is not None:
+            yield from self._orders_sent(executor)
 
     # -- sections -------------------------------------------------------------------------
 
@@ -204,6 +207,17 @@ class BridgeFigures(Collector):
         ):
             if status.get(key) is not None:
                 yield GaugeMetricFamily(name, text, value=float(status[key]))
+
+    def _orders_sent(self, executor):
+        """The executor's own tally since start: outcomes by status and order_send calls."""
+        family = CounterMetricFamily(
+            "bridge_orders",
+            "Orders since start by outcome (filled, placed, rejected, unknown, refused, ...).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(dict(executor.totals).items()):
+            family.add_metric([str(outcome)], count)
+        yield family
 
     def _orders_by_status(self, trades):
         counts = self._order_counts()
