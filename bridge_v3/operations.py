@@ -41,7 +41,6 @@ class Operations:
         self.health = HealthChecks(bridge)
         self.metrics = MetricsPage(bridge)
         bridge.worker.listen(self.metrics.observe_task)
-        bridge.mt5.stats.listen(self.metrics.observe_call)
         self.endpoint: Endpoint | None = None
         self.notifier: Notifier | None = None
         self.alerts: Alerts | None = None
@@ -66,6 +65,7 @@ class Operations:
     def attach(self) -> None:
         """Build what needs the controllers (called at the end of ``Bridge.connect``)."""
         self._bridge.publisher.on_sent(self.metrics.count_sent)
+        self._bridge.mt5.stats.listen(self.metrics.observe_call)
         self._build_control()
         self._build_notifications()
 

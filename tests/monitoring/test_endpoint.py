@@ -19,6 +19,7 @@ from bridge_v3.services.mt5.backends import simulator_backend
 from tests.conftest import REDIS_HOST, REDIS_PORT
 from tests.test_daemon_e2e import START
 from tests.test_daemon_faults import poll, settings_for
+from tests.test_main_cli import bridge_env, run_cli
 
 
 def free_port() -> int:
@@ -202,3 +203,21 @@ def test_listening_beyond_loopback_is_a_warning(
     assert [r.getMessage() for r in caplog.records][0].startswith(
         "Health and metrics endpoint listens beyond loopback on 0.0.0.0:"
     )
+
+
+def test_the_bridge_started_on_a_port_in_use_exits_2_naming_it(
+    fresh_database, redis_prefix, tmp_path
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = bridge_env(fresh_database, redis_prefix, tmp_path, METRICS_PORT=str(port))
+
+        result = run_cli([], env, tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    assert f"Configuration error: METRICS_PORT: cannot listen on 127.0.0.1:{port} (" in (
+        result.stderr
+    )
+    assert "Connected to PostgreSQL" not in result.stderr  # refused before connecting
