@@ -25,6 +25,7 @@ from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import (
     BridgeError,
+    FatalError,
     SymbolNotFoundError,
     TemporaryError,
     TerminalDisconnectedError,
@@ -150,7 +151,14 @@ class MT5Service:
             if self._client is not None:
                 return  # another thread reconnected while this one waited for the lock
             again = self._attached_before
-            self._attach()
+            try:
+                self._attach()
+            except FatalError as error:
+                if not again:
+                    raise
+                # Told once by the dependency (a stale saved password, another account):
+                # the bridge keeps retrying on its backoff and keeps its other work going.
+                raise TerminalDisconnectedError(f"MT5 terminal refused: {error}") from error
             if not again:
                 return  # a first connection made on demand: nothing was missed
             self.reconnects += 1
@@ -197,8 +205,9 @@ class MT5Service:
             client.close()
             self._schedule_retry(error)
             raise
-        except BridgeError:
+        except BridgeError as error:
             client.close()
+            self._schedule_retry(error)  # a refused login must not be retried at every call
             raise
         self._client = client
         self._failures = 0

@@ -231,3 +231,57 @@ def test_a_read_whose_answer_is_lost_is_asked_again():
     )
     service.connect(["EURUSD"])
     assert service.positions() == [] and client.reached == 2
+
+
+class LoggedOutAfterRestart:
+    """The simulator's client; once ``restart()`` is called the terminal comes back with
+    nobody logged in and refuses the bridge's (stale) password."""
+
+    def __init__(self, simulation) -> None:
+        self._client = ModuleClient(simulation.terminal, "simulator")
+        self._terminal = simulation.terminal
+        self.name, self.restarted, self.calls = "simulator", False, []
+
+    def restart(self) -> None:
+        self._terminal.shutdown()  # the pipe breaks; the next initialize finds it logged out
+        self.restarted = True
+
+    def call(self, function: str, *args, **kwargs):
+        self.calls.append(function)
+        logged_out = self.restarted and "initialize" in self.calls[self.calls.index("restart") :]
+        if logged_out and function == "account_info":
+            return None, (-1, "Terminal: Call failed")
+        if logged_out and function == "login":
+            return False, (-6, "Terminal: Authorization failed")
+        return self._client.call(function, *args, **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_a_login_refused_after_a_restart_is_retried_on_the_backoff_not_at_every_call():
+    clock = ManualClock(START)
+    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
+    client = LoggedOutAfterRestart(simulation)
+    settings = MT5Settings(server_timezone="Europe/Athens", account=LOGIN, password=Secret("old"))
+    service = MT5Service(
+        lambda: client,
+        settings,
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        backoff=Backoff(base=1.0, cap=8.0, jitter=0.0),
+        sleep=lambda seconds: None,
+    )
+    service.connect(["EURUSD"])
+    client.calls.append("restart")
+    client.restart()
+
+    for _ in range(60):  # 30 s of calls, two a second
+        clock.advance(0.5)
+        with pytest.raises(TerminalDisconnectedError):  # counted, never a FatalError
+            service.account_info()
+
+    assert 3 <= client.calls.count("login") <= 6  # after 1, 2, 4, 8, 8 ... seconds
+    assert service.dependency.snapshot()["state"] == "down"
+    assert "Authorization failed" in service.dependency.snapshot()["last_error"]
