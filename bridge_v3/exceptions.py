@@ -55,6 +55,11 @@ class TerminalDisconnectedError(TerminalError, UnavailableError):
     service's ``Dependency`` tells the operator once."""
 
 
+class TerminalOutcomeUnknownError(TerminalError):
+    """A call that changes something (``order_send``) failed on the way back with the
+    terminal still there: it may have taken effect. Look it up; never send it again."""
+
+
 class SymbolNotFoundError(DependencyError):
     """The broker does not offer this symbol (or it cannot be selected)."""
 
