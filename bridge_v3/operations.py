@@ -1,7 +1,8 @@
 """The composition root's operations part: remote control, health and metrics, notifications.
 
-``Bridge`` (``daemon.py``) builds one ``Operations`` once its controllers exist
-(``attach``), starts it with the jobs (``start``) and stops it at shutdown (``stop``).
+``Bridge`` (``daemon.py``) builds one ``Operations`` with itself, opens the endpoint before
+connecting (``open_endpoint``), completes it once its controllers exist (``attach``),
+starts it with the jobs (``start``) and stops it at shutdown (``stop``, then ``close``).
 Everything here watches or steers the bridge through the parts' public faces; nothing here
 is needed to store or publish data.
 """
@@ -160,7 +161,7 @@ class Operations:
     def stop(self) -> None:
         if self.listener is not None:
             self.listener.stop()
-        if self.notifier is not None:
+        if self.notifier is not None and self.notifier.started:
             self.alerts.bridge("stopping", f"{self._bridge.source} is shutting down")
             self.notifier.stop(timeout=3.0)
         if self._redis is not None:

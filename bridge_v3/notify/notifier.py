@@ -27,12 +27,12 @@ class Notifier:
             TargetSender(target, source, account, policy=policy or Policy(), post=post)
             for target in targets
         ]
-        self._started = False
+        self.started = False
 
     def start(self) -> None:
         for sender in self.senders:
             sender.start()
-        self._started = bool(self.senders)
+        self.started = bool(self.senders)
         if self.senders:
             labels = ", ".join(sender.target.label for sender in self.senders)
             logger.info("Notifications go to %s", labels)
@@ -49,7 +49,7 @@ class Notifier:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Send what waits for up to ``timeout`` seconds in all (the last notes: the stop)."""
-        if not self._started:
+        if not self.started:
             return
         share = timeout / len(self.senders)
         for sender in self.senders:
