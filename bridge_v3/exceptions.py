@@ -50,6 +50,12 @@ class TerminalDisconnectedError(TerminalError, UnavailableError):
     service's ``Dependency`` tells the operator once."""
 
 
+class OrderStateUnknownError(TerminalError):
+    """``order_send`` failed in a way that leaves its outcome open (an IPC timeout, a lost
+    connection): the order may exist. Look it up (by magic number and comment); never send
+    it again."""
+
+
 class SymbolNotFoundError(DependencyError):
     """The broker does not offer this symbol (or it cannot be selected)."""
 

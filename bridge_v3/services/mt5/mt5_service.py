@@ -9,6 +9,9 @@ and broker server time converted to UTC on the way out (the clock kept right by 
 A passing IPC fault costs the call a short retry, not the connection: the terminal is
 dropped only when it stops answering ``terminal_info()`` or a call fails that way several
 times in a row. A symbol that left Market Watch is selected again once and the call retried.
+``order_send`` is never retried: after a failure its order may exist, so the caller gets
+``OrderStateUnknownError`` (or ``TerminalDisconnectedError`` when the terminal is gone) and
+must look the order up.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import (
     BridgeError,
+    OrderStateUnknownError,
     SymbolNotFoundError,
     TemporaryError,
     TerminalDisconnectedError,
@@ -50,6 +54,8 @@ CALL_RETRIES = 2  # further attempts of a call after a passing IPC fault
 RETRY_PAUSE = 0.05  # seconds, times the attempt number
 TIMEOUTS_BEFORE_PROBE = 3  # consecutive IPC timeouts before terminal_info() is asked
 SHUTDOWN_WAIT = 10.0  # seconds shutdown() waits for a call in progress
+# Calls whose failure may hide an effect: never repeated (nor re-selected and repeated).
+NEVER_REPEATED = frozenset({"order_send"})
 
 ClientFactory = Callable[[], TerminalClient]
 
@@ -249,6 +255,10 @@ class MT5Service:
             except TerminalDisconnectedError as error:
                 if not self._answers(client, error):
                     raise
+                if function in NEVER_REPEATED:
+                    raise OrderStateUnknownError(
+                        f"{error}: not repeated, the order may exist", error.code
+                    ) from error
                 last = error
                 self._sleep(RETRY_PAUSE * (attempt + 1))
                 continue
@@ -261,7 +271,9 @@ class MT5Service:
             return self._raw(client, function, *args, **kwargs)
         except SymbolNotFoundError:
             symbol = args[0] if args and isinstance(args[0], str) else ""
-            if not symbol or function == "symbol_select" or not self._reselect(client, symbol):
+            if function in NEVER_REPEATED or function == "symbol_select":
+                raise
+            if not symbol or not self._reselect(client, symbol):
                 raise
         return self._raw(client, function, *args, **kwargs)
 
@@ -403,6 +415,21 @@ class MT5Service:
     def position_deals(self, position: int) -> list[dict]:
         """Every deal of one position (by its identifier), times in UTC."""
         deals = self.call("history_deals_get", position=int(position), priority=Priority.HIGH)
+        return [to_utc_fields(d, self.server_time) for d in deals]
+
+    def order_check(self, request: dict) -> dict:
+        """``order_check`` at HIGH priority: retcode 0 when the request would pass."""
+        return self.call("order_check", dict(request), priority=Priority.HIGH)
+
+    def order_send(self, request: dict) -> dict:
+        """``order_send`` at HIGH priority, ahead of history pulls; sent once only. A failure
+        that leaves the order's fate open raises OrderStateUnknownError or
+        TerminalDisconnectedError: look the order up, never send it again."""
+        return self.call("order_send", dict(request), priority=Priority.HIGH)
+
+    def order_deals(self, order: int) -> list[dict]:
+        """The deals an order made (times in UTC)."""
+        deals = self.call("history_deals_get", ticket=int(order), priority=Priority.HIGH)
         return [to_utc_fields(d, self.server_time) for d in deals]
 
     def server_now(self) -> int:
