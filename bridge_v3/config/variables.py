@@ -212,9 +212,7 @@ VARIABLES: tuple[Variable, ...] = (
         partial(parse_text, max_length=1024),
         "strategies.toml",
     ),
-    Variable(
-        "ORDER_RETRIES", "trading", "order_retries", partial(parse_int, low=0, high=10), "3"
-    ),
+    Variable("ORDER_RETRIES", "trading", "order_retries", partial(parse_int, low=0, high=10), "3"),
     Variable(
         "PRICE_TOLERANCE_PCT",
         "trading",
@@ -223,7 +221,11 @@ VARIABLES: tuple[Variable, ...] = (
         "0.1",
     ),
     Variable(
-        "ORDER_DEVIATION", "trading", "order_deviation", partial(parse_int, low=0, high=10_000), "20"
+        "ORDER_DEVIATION",
+        "trading",
+        "order_deviation",
+        partial(parse_int, low=0, high=10_000),
+        "20",
     ),
     Variable("MAX_WORKERS", "worker", "max_workers", partial(parse_int, low=1, high=64), "4"),
     Variable("WORKER_TIMEOUT", "worker", "worker_timeout", _interval, "60"),
