@@ -133,6 +133,7 @@ class OrderExecutor:
             try:
                 self._settle_earlier(strategy, symbol)
                 request, reference = self._opening(intent, side, sl, tp, volume, price)
+                self._within(request["price"], reference, price_tolerance)
                 request = self._judged(request)
             except Refused as refusal:
                 return self._refuse(intent, refusal)
@@ -305,6 +306,14 @@ class OrderExecutor:
             "_filling": filling_modes(spec),
         }
         return request, entry if price is None else float(price)
+
+    @staticmethod
+    def _within(price: float, reference: float, tolerance: float | None) -> None:
+        if not within(price, reference, tolerance):
+            raise Refused(
+                f"the market is at {price}, more than {tolerance:g} from the signal's {reference}"
+                " (beyond the price tolerance): not sent"
+            )
 
     def _account(self) -> dict:
         info = self._mt5.account_info()

@@ -197,7 +197,9 @@ def test_order_send_into_a_terminal_that_is_gone_is_a_disconnection_sent_once():
     service, clients, clock, simulation = build()
     service.connect(["EURUSD"])
     now = clock.now()
-    simulation.terminal._set_fault_plan(FaultPlan(disconnected_from=now, disconnected_until=now + 60))
+    simulation.terminal._set_fault_plan(
+        FaultPlan(disconnected_from=now, disconnected_until=now + 60)
+    )
     request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
 
     with pytest.raises(TerminalDisconnectedError):
