@@ -290,11 +290,10 @@ class OrderExecutor:
             entry = market_price(self._mt5.tick(intent.symbol), side == "buy")
         except BridgeError as error:
             raise Refused(f"could not prepare the order: {error}") from error
-        lots = volume or self._sized(spec, float(info["equity"]), entry, sl)
         request = {
             "action": mc.TRADE_ACTION_DEAL,
             "symbol": intent.symbol,
-            "volume": float(lots),
+            "volume": 0.0,
             "type": mc.ORDER_TYPE_BUY if side == "buy" else mc.ORDER_TYPE_SELL,
             "price": entry,
             "sl": float(sl or 0.0),
@@ -305,6 +304,10 @@ class OrderExecutor:
             "type_time": mc.ORDER_TIME_GTC,
             "_filling": filling_modes(spec),
         }
+        # The gate decides first (the state, the position limits), on the smallest volume;
+        # sizing comes after, and the sized request passes the gate again.
+        self._gated({**request, "volume": float(spec["volume_min"])})
+        request["volume"] = float(volume or self._sized(spec, float(info["equity"]), entry, sl))
         return request, entry if price is None else float(price)
 
     @staticmethod
@@ -382,9 +385,7 @@ class OrderExecutor:
         """The risk gate, then ``order_check`` (each filling mode the symbol may take, in
         turn, while the check says 10030). Returns the request to send."""
         candidates = request.pop("_filling", []) if fill else []
-        decision = self._gate(request)
-        if not decision:
-            raise Refused(f"risk gate: {decision.reason}")
+        self._gated(request)
         for filling in candidates or [None]:
             if filling is not None:
                 request["type_filling"] = filling
@@ -394,6 +395,11 @@ class OrderExecutor:
             if code != mc.TRADE_RETCODE_INVALID_FILL:
                 break
         raise Refused(f"order_check refused it: {code} {comment}", "rejected", code)
+
+    def _gated(self, request: dict) -> None:
+        decision = self._gate({k: v for k, v in request.items() if not k.startswith("_")})
+        if not decision:
+            raise Refused(f"risk gate: {decision.reason}")
 
     def _check(self, request: dict) -> tuple[int, str]:
         try:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
 from bridge_v3.config.constants import Timeframe
@@ -38,8 +39,11 @@ class Signal:
             raise ValueError(f"signal side must be 'buy' or 'sell', got {self.side!r}")
         for name in ("price", "sl", "tp", "strength"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ValueError(f"signal {name} must be a number, got {value!r}")
+            if not math.isfinite(value):
                 raise ValueError(f"signal {name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))  # plain floats, whatever computed it
         if self.price <= 0:
             raise ValueError(f"signal price must be positive, got {self.price!r}")
 
