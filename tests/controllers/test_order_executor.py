@@ -9,9 +9,11 @@ import math
 
 import pytest
 
+from bridge_v3.exceptions import ConfigError
 from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.simulator.faults import FaultPlan
 from tests.controllers.execution_support import (
+    LOGIN,
     checks,
     configured,
     faulty,
@@ -345,3 +347,11 @@ def test_intents_left_by_a_crash_are_resolved_at_the_next_start(desk, fresh_data
     assert restarted.executor.unresolved() == []
     assert len(positions(desk)) == 1 and sends(desk) == 1
     assert rows(fresh_database, "SELECT count(*) FROM order_intents")[0][0] == 1
+
+
+def test_live_mode_refuses_to_start_on_another_account_than_mt5_account(desk):
+    bridge = live(desk)
+
+    with pytest.raises(ConfigError, match="MT5_ACCOUNT: TRADING_MODE=live but the terminal"):
+        bridge._check_live_account(LOGIN + 1)
+    bridge._check_live_account(LOGIN)  # the one it was told: fine
