@@ -50,10 +50,9 @@ class TerminalDisconnectedError(TerminalError, UnavailableError):
     service's ``Dependency`` tells the operator once."""
 
 
-class OrderStateUnknownError(TerminalError):
-    """``order_send`` failed in a way that leaves its outcome open (an IPC timeout, a lost
-    connection): the order may exist. Look it up (by magic number and comment); never send
-    it again."""
+class TerminalOutcomeUnknownError(TerminalError):
+    """A call that changes something (``order_send``) failed on the way back with the
+    terminal still there: it may have taken effect. Look it up; never send it again."""
 
 
 class SymbolNotFoundError(DependencyError):

@@ -6,44 +6,48 @@ that is still growing final. Only when the terminal shows neither (a quiet or cl
 market: the last bar of the week gets no newer bar until Sunday) does the host clock
 decide, and then only ``GRACE`` seconds after the bar's end, with the newest tick at least
 as old: a live market answers well within that.
+
+A bar's end is found on the broker's clock, where periods are defined (a broker day is
+25 hours long when its clock goes back; a month starts at the broker's midnight), then
+converted to UTC.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from bridge_v3.config.constants import Timeframe
+from bridge_v3.controllers.tick_aggregation import Period, period_ends
 
 GRACE = 180.0  # seconds; beyond the broker-clock tolerance of the clock watch (120 s)
 
-
-def bar_ends(rates: np.ndarray, timeframe: Timeframe) -> np.ndarray:
-    """UTC second at which each bar's period ends (its next bar's open time)."""
-    if timeframe.seconds:
-        return rates["time"].astype(np.int64) + timeframe.seconds
-    opens = rates["time"].astype("datetime64[s]")
-    next_month = (opens.astype("datetime64[M]") + 1).astype("datetime64[s]")
-    return next_month.astype(np.int64)
+Convert = Callable[[np.ndarray], np.ndarray]  # epochs on one clock -> epochs on the other
 
 
-def needs_tick(rates: np.ndarray, timeframe: Timeframe, now: float) -> bool:
-    """True when the newest tick could change the verdict on the last bar (the host clock
-    puts it at or near its end); otherwise the last bar is forming and no tick is asked."""
-    return len(rates) > 0 and bar_ends(rates[-1:], timeframe)[0] <= now + GRACE
+def bar_ends(opens_utc: np.ndarray, period: Period, to_server: Convert, to_utc: Convert):
+    """UTC second at which each bar (its open time in UTC) ends: its period's end on the
+    broker's clock, in UTC."""
+    server_opens = to_server(np.asarray(opens_utc, dtype=np.int64))
+    return to_utc(period_ends(server_opens, period))
 
 
-def closed_mask(
-    rates: np.ndarray, timeframe: Timeframe, *, newest_tick: float | None, now: float
-) -> np.ndarray:
-    """True for closed bars of ``rates`` (oldest first, ``time`` in UTC seconds).
+def closed_mask(ends: np.ndarray, *, newest_tick: float | None, now: float) -> np.ndarray:
+    """True for the closed bars among bars (oldest first) ending at ``ends`` (UTC).
 
     ``newest_tick``: UTC time of the terminal's newest tick of the symbol (None: unknown);
     ``now``: the host's UTC clock.
     """
-    closed = np.ones(len(rates), dtype=bool)  # every bar but the last has a newer one
-    if len(rates):
-        closed[-1] = last_is_closed(bar_ends(rates[-1:], timeframe)[0], newest_tick, now)
+    closed = np.ones(len(ends), dtype=bool)  # every bar but the last has a newer one
+    if len(ends):
+        closed[-1] = last_is_closed(float(ends[-1]), newest_tick, now)
     return closed
+
+
+def needs_tick(ends: np.ndarray, now: float) -> bool:
+    """True when the newest tick could change the verdict on the last bar (the host clock
+    puts it at or near its end); otherwise the last bar is forming and no tick is asked."""
+    return len(ends) > 0 and float(ends[-1]) <= now + GRACE
 
 
 def last_is_closed(end: float, newest_tick: float | None, now: float) -> bool:

@@ -114,11 +114,16 @@ def _price_masks(rates: np.ndarray) -> list[np.ndarray]:
 
 
 def _time_masks(
-    times: np.ndarray, server: np.ndarray, period: Period, latest_close: float
+    times: np.ndarray,
+    server: np.ndarray,
+    period: Period,
+    latest_close: float,
+    ends: np.ndarray | None,
 ) -> list[np.ndarray]:
     misaligned = period_starts(server, period) != server
-    # The length is read on the server clock, where calendar periods are defined.
-    closes = times + (period_ends(server, period) - server)
+    # Without the true ends, the length is read on the server clock, where calendar
+    # periods are defined (right except across a daylight-saving change).
+    closes = times + (period_ends(server, period) - server) if ends is None else ends
     return [misaligned, closes > latest_close]
 
 
@@ -143,14 +148,17 @@ def validate_bars(
     last_stored_time: datetime | float | None = None,
     *,
     server_times: np.ndarray | None = None,
+    end_times: np.ndarray | None = None,
     tolerance_seconds: float = 60.0,
 ) -> ValidationResult:
     """Split ``rates`` (RATES_DTYPE, ``time`` already UTC seconds) into good and rejected.
 
     ``server_times`` are the same bars' times on the broker clock (as the terminal sent
     them) and are used for alignment; without them ``time`` itself is checked, which is
-    right only for a UTC broker clock. ``timeframe`` is a Timeframe, its name or its
-    seconds. ``tolerance_seconds`` absorbs clock skew between this machine and the broker.
+    right only for a UTC broker clock. ``end_times`` are the bars' ends in UTC when the
+    caller knows them (found on the broker's clock, across daylight-saving changes too).
+    ``timeframe`` is a Timeframe, its name or its seconds. ``tolerance_seconds`` absorbs
+    clock skew between this machine and the broker.
     """
     times = np.asarray(rates["time"], dtype=np.int64)
     server = times if server_times is None else np.asarray(server_times, dtype=np.int64)
@@ -158,7 +166,8 @@ def validate_bars(
         raise ValueError("server_times must have one entry per bar")
     period = timeframe_period(timeframe)
     latest_close = _epoch(now_utc) + tolerance_seconds
-    masks = _price_masks(rates) + _time_masks(times, server, period, latest_close)
+    ends = None if end_times is None else np.asarray(end_times, dtype=np.int64)
+    masks = _price_masks(rates) + _time_masks(times, server, period, latest_close, ends)
     masks += _sequence_masks(times, ~np.vstack(masks).any(axis=0))
     return _result(rates, times, np.vstack(masks), _epoch(last_stored_time))
 

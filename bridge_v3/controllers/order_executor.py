@@ -42,9 +42,9 @@ from bridge_v3.exceptions import (
     BridgeError,
     DependencyError,
     FatalError,
-    OrderStateUnknownError,
     TemporaryError,
     TerminalDisconnectedError,
+    TerminalOutcomeUnknownError,
 )
 from bridge_v3.models.intent import OrderIntent, Outcome, new_intent_id
 from bridge_v3.models.risk import Decision
@@ -417,7 +417,7 @@ class OrderExecutor:
             self.totals["sent"] += 1
             try:
                 result = self._mt5.order_send(request)
-            except (OrderStateUnknownError, TerminalDisconnectedError) as error:
+            except (TerminalOutcomeUnknownError, TerminalDisconnectedError) as error:
                 return self._lost(intent, error)
             except (FatalError, DependencyError) as error:  # -8 API disabled, -2 bad field
                 return self._finish(intent.but(status="rejected", error=str(error)))

@@ -19,14 +19,14 @@ from dataclasses import astuple, dataclass, replace
 import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
-from bridge_v3.controllers.bar_closure import closed_mask, needs_tick
+from bridge_v3.controllers.bar_closure import GRACE, bar_ends, closed_mask, needs_tick
 from bridge_v3.controllers.bar_messages import (
     BAR_FIELDS,
     bar_messages,
     correction_message,
     forming_bar_message,
 )
-from bridge_v3.controllers.bar_validation import validate_bars
+from bridge_v3.controllers.bar_validation import timeframe_period, validate_bars
 from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
@@ -148,17 +148,24 @@ class PriceController:
         chunk_days: float = 30,
         progress: Callable[[str, Timeframe, SyncResult], None] | None = None,
     ) -> SyncResult:
-        """Load ``days`` of history in chunks, oldest first; stores without publishing."""
+        """Load ``days`` of history in chunks, oldest first; stores without publishing.
+
+        Chunks are whole seconds, each ``[start, end]`` and the next from ``end + 1``: the
+        terminal reads bounds as whole seconds, so fractional ones would leave a bar
+        opening on a boundary in neither chunk.
+        """
         now = self._clock()
+        last_second = int(now)
         total = SyncResult()
         # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
         # wrap round to recent bars and fetch them again.
-        start = max(now - days * DAY, DAY)
-        while start < now:
-            end = min(now, start + chunk_days * DAY)
+        start = int(max(now - days * DAY, DAY))
+        while start <= last_second:
+            end = min(last_second, start + int(chunk_days * DAY))
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
-            closed = self._closed(symbol, timeframe, rates, now) if end >= now else True
-            rates = rates[(rates["time"] >= start) & closed]
+            rates = rates[(rates["time"] >= start) & (rates["time"] <= end)]
+            if end == last_second:
+                rates = rates[self._closed(symbol, timeframe, rates, now)]
             batch = self._validate(symbol, timeframe, rates, now)
             total = _add(total, self._commit([batch], now, publish=False))
             if progress:
@@ -182,13 +189,24 @@ class PriceController:
         batch.forming = forming[-1] if len(forming) else None
         return batch
 
+    def _ends(self, timeframe: Timeframe, rates: np.ndarray) -> np.ndarray:
+        """UTC end of each bar, found on the broker's clock (see ``bar_closure``)."""
+        server_time = self._mt5.server_time
+        return bar_ends(
+            rates["time"],
+            timeframe_period(timeframe),
+            server_time.to_server_array,
+            lambda server: server_time.to_utc_array(server, ambiguous="earlier"),
+        )
+
     def _closed(
         self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
     ) -> np.ndarray:
         """Which bars are closed (see ``bar_closure``): the newest tick is asked only when
         the host clock puts the last bar near its end."""
-        newest = self._newest_tick(symbol) if needs_tick(rates, timeframe, now) else None
-        return closed_mask(rates, timeframe, newest_tick=newest, now=now)
+        ends = self._ends(timeframe, rates)
+        newest = self._newest_tick(symbol) if needs_tick(ends, now) else None
+        return closed_mask(ends, newest_tick=newest, now=now)
 
     def _newest_tick(self, symbol: str) -> float | None:
         try:
@@ -202,7 +220,17 @@ class PriceController:
     ) -> _Batch:
         last = self.watermark(symbol, timeframe)
         server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
-        validation = validate_bars(closed, timeframe, now, last, server_times=server_times)
+        # A bar the terminal calls closed may end up to the clock watch's tolerance after
+        # the host's now (a host clock running behind): not "in the future".
+        validation = validate_bars(
+            closed,
+            timeframe,
+            now,
+            last,
+            server_times=server_times,
+            end_times=self._ends(timeframe, closed),
+            tolerance_seconds=GRACE,
+        )
         quarantined = self._quarantine(symbol, timeframe, validation.rejected)
         good = validation.good
         fresh = good[good["time"] > last] if last is not None else good

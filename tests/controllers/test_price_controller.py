@@ -84,6 +84,10 @@ def bars_on(pg: dict, timeframe: str = "M1") -> list[tuple]:
     return stored_bars(pg, "EURUSD", timeframe)
 
 
+def bars_on_symbol(pg: dict, symbol: str, timeframe: str) -> list[tuple]:
+    return stored_bars(pg, symbol, timeframe)
+
+
 # -- publishing ---------------------------------------------------------------------------------
 
 
@@ -249,12 +253,62 @@ def test_monthly_bars_store_only_closed_months(rig, fresh_database):
         initial_history_days=120,
         forex_timeframes=(MN1,),
     )
-    bridge.prices.sync("EURUSD", MN1)
+    result = bridge.prices.sync("EURUSD", MN1)
     stored = bars_on(fresh_database, "MN1")
     months = [datetime.fromtimestamp(row[0] + 6 * 3600, timezone.utc) for row in stored]
     # Month bars open at the broker's midnight of the 1st (the evening before, in UTC).
     assert [(m.year, m.month, m.day) for m in months] == [(2025, 12, 1), (2026, 1, 1), (2026, 2, 1)]
     assert bridge.prices.watermark("EURUSD", MN1) == stored[-1][0]
+    assert result.quarantined == 0  # March, still forming, is neither stored nor "in future"
+
+
+def test_a_broker_day_of_25_hours_is_not_called_closed_an_hour_early(rig, fresh_database):
+    # Athens goes back an hour on Sunday 25 October 2026: that broker day runs from
+    # 21:00 UTC on the 24th to 22:00 UTC on the 25th. At 21:30 UTC it is still forming.
+    bridge, _, clock, _ = rig(
+        start=utc(2026, 10, 25, 21, 30),
+        forex_pairs=("BTCUSD",),
+        forex_timeframes=(TIMEFRAMES["D1"],),
+        initial_history_days=5,
+    )
+    bridge.prices.sync("BTCUSD", TIMEFRAMES["D1"])
+    assert bars_on_symbol(fresh_database, "BTCUSD", "D1")[-1][0] == utc(2026, 10, 23, 21)
+    clock.set(utc(2026, 10, 25, 22, 0, 30))
+    bridge.prices.sync("BTCUSD", TIMEFRAMES["D1"])
+    assert bars_on_symbol(fresh_database, "BTCUSD", "D1")[-1][0] == utc(2026, 10, 24, 21)
+    assert bridge.prices.totals["corrected"] == 0
+
+
+def test_a_host_clock_behind_within_tolerance_quarantines_nothing(
+    fresh_database, redis_prefix, tmp_path
+):
+    clock = ManualClock(START)
+    settings = settings_for(fresh_database, redis_prefix, tmp_path)
+    late = replace(settings.simulator, host_clock_skew=-100.0)  # the VPS clock is 100 s slow
+    market = replace(settings.market, forex_timeframes=(M1, TIMEFRAMES["M5"]))
+    settings = replace(settings, simulator=late, market=market)
+    backend = simulator_backend(settings.simulator, clock)
+    bridge = Bridge(settings, threading.Event(), backend)
+    bridge.connect()
+    try:
+        for _ in range(12):
+            clock.advance(30)
+            bridge.prices.sync_all()
+    finally:
+        bridge.shutdown(drain_seconds=1)
+    assert bridge.prices.totals["quarantined"] == 0
+    assert bridge.prices.totals["new"] > 0
+
+
+def test_backfill_from_a_fractional_now_loses_no_bar_at_a_chunk_boundary(rig, fresh_database):
+    # Chunks of one hour ending half a second before each full hour: with fractional
+    # bounds the bar opening on each boundary used to fall between two chunks.
+    now = AFTER_DST - 30.5  # 11:59:59.5 UTC
+    bridge, _, clock, real = rig(start=now)
+    bridge.prices.backfill("EURUSD", H1, 1, chunk_days=1 / 24)
+    expected = terminal_closed_bars(real, "EURUSD", H1, now - 86400, clock.now())
+    assert len(expected) >= 10  # the week opened on Sunday evening
+    assert bars_on(fresh_database, "H1") == expected
 
 
 # -- closure decided by the terminal ------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_a_failing_pass_is_logged_and_scheduling_goes_on(caplog) -> None:
     scheduler.start()
     try:
         clock.advance(10)
-        assert wait_until(lambda: len(attempts) == 1)
+        assert wait_until(lambda: len(attempts) >= 1)  # a retry may follow at once
         clock.advance(10)
         assert second.wait(WAIT)
     finally:

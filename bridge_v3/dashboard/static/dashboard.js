@@ -222,7 +222,7 @@ import { table } from "./tables.js";
     table("positions", result.positions, "no open position", now);
     table("orders", result.orders, "no pending order", now);
     table("deals", result.deals, "no deal yet", now);
-    table("signals", result.signals, "no signal yet (strategies come later, or none is enabled)", now);
+    table("signals", result.signals, "no signal yet (no strategy enabled, or none has signalled)", now);
     table("intents", result.intents, "no order intent yet", now);
     const floating = result.positions.reduce((sum, p) => sum + (Number(p.profit) || 0), 0);
     $("floating").textContent = result.positions.length ? `floating ${num(floating, 2)}` : "";

@@ -9,9 +9,6 @@ and broker server time converted to UTC on the way out (the clock kept right by 
 A passing IPC fault costs the call a short retry, not the connection: the terminal is
 dropped only when it stops answering ``terminal_info()`` or a call fails that way several
 times in a row. A symbol that left Market Watch is selected again once and the call retried.
-``order_send`` is never retried: after a failure its order may exist, so the caller gets
-``OrderStateUnknownError`` (or ``TerminalDisconnectedError`` when the terminal is gone) and
-must look the order up.
 """
 
 from __future__ import annotations
@@ -28,11 +25,12 @@ from bridge_v3.config.constants import Priority
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import (
     BridgeError,
-    OrderStateUnknownError,
+    FatalError,
     SymbolNotFoundError,
     TemporaryError,
     TerminalDisconnectedError,
     TerminalError,
+    TerminalOutcomeUnknownError,
 )
 from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.mt5 import session
@@ -54,8 +52,18 @@ CALL_RETRIES = 2  # further attempts of a call after a passing IPC fault
 RETRY_PAUSE = 0.05  # seconds, times the attempt number
 TIMEOUTS_BEFORE_PROBE = 3  # consecutive IPC timeouts before terminal_info() is asked
 SHUTDOWN_WAIT = 10.0  # seconds shutdown() waits for a call in progress
-# Calls whose failure may hide an effect: never repeated (nor re-selected and repeated).
-NEVER_REPEATED = frozenset({"order_send"})
+# Calls that change nothing (or nothing twice): the only ones repeated after an IPC fault.
+# An order_send or login that timed out may have happened: it is never sent again here.
+REPEATABLE = frozenset(
+    {
+        "copy_rates_from", "copy_rates_from_pos", "copy_rates_range", "copy_ticks_from",
+        "copy_ticks_range", "symbols_total", "symbols_get", "symbol_info", "symbol_info_tick",
+        "symbol_select", "account_info", "terminal_info", "version", "positions_total",
+        "positions_get", "orders_total", "orders_get", "history_orders_total",
+        "history_orders_get", "history_deals_total", "history_deals_get", "order_calc_margin",
+        "order_calc_profit", "order_check", "market_book_get",
+    }
+)  # fmt: skip
 
 ClientFactory = Callable[[], TerminalClient]
 
@@ -143,7 +151,14 @@ class MT5Service:
             if self._client is not None:
                 return  # another thread reconnected while this one waited for the lock
             again = self._attached_before
-            self._attach()
+            try:
+                self._attach()
+            except FatalError as error:
+                if not again:
+                    raise
+                # Told once by the dependency (a stale saved password, another account):
+                # the bridge keeps retrying on its backoff and keeps its other work going.
+                raise TerminalDisconnectedError(f"MT5 terminal refused: {error}") from error
             if not again:
                 return  # a first connection made on demand: nothing was missed
             self.reconnects += 1
@@ -190,8 +205,9 @@ class MT5Service:
             client.close()
             self._schedule_retry(error)
             raise
-        except BridgeError:
+        except BridgeError as error:
             client.close()
+            self._schedule_retry(error)  # a refused login must not be retried at every call
             raise
         self._client = client
         self._failures = 0
@@ -247,33 +263,35 @@ class MT5Service:
             self.stats.add(function, time.perf_counter() - started)
 
     def _locked_call(self, client: TerminalClient, function: str, *args: Any, **kwargs: Any) -> Any:
-        """One call, lock held: retried after a passing IPC fault, its symbol selected again
-        if it left Market Watch. TerminalDisconnectedError only when the terminal is gone."""
-        for attempt in range(1 + CALL_RETRIES):
+        """One call, lock held: a repeatable one retried after a passing IPC fault, its symbol
+        selected again if it left Market Watch. TerminalDisconnectedError only when the
+        terminal is gone; TerminalOutcomeUnknownError when a call that must not be repeated
+        (``order_send``, ``login``) failed that way with the terminal still there."""
+        attempts = 1 + CALL_RETRIES if function in REPEATABLE else 1
+        for attempt in range(attempts):
             try:
                 result = self._reselecting(client, function, args, kwargs)
             except TerminalDisconnectedError as error:
                 if not self._answers(client, error):
                     raise
-                if function in NEVER_REPEATED:
-                    raise OrderStateUnknownError(
-                        f"{error}: not repeated, the order may exist", error.code
-                    ) from error
                 last = error
-                self._sleep(RETRY_PAUSE * (attempt + 1))
+                if attempt + 1 < attempts:
+                    self._sleep(RETRY_PAUSE * (attempt + 1))
                 continue
             self._timeouts_in_a_row = 0
             return result
-        raise TerminalError(f"{last} ({1 + CALL_RETRIES} attempts)", last.code) from last
+        if function not in REPEATABLE:
+            raise TerminalOutcomeUnknownError(
+                f"{last}: it may have taken effect; look it up, do not send it again", last.code
+            ) from last
+        raise TerminalError(f"{last} ({attempts} attempts)", last.code) from last
 
     def _reselecting(self, client: TerminalClient, function: str, args: tuple, kwargs: dict) -> Any:
         try:
             return self._raw(client, function, *args, **kwargs)
         except SymbolNotFoundError:
             symbol = args[0] if args and isinstance(args[0], str) else ""
-            if function in NEVER_REPEATED or function == "symbol_select":
-                raise
-            if not symbol or not self._reselect(client, symbol):
+            if not symbol or function == "symbol_select" or not self._reselect(client, symbol):
                 raise
         return self._raw(client, function, *args, **kwargs)
 
@@ -423,7 +441,7 @@ class MT5Service:
 
     def order_send(self, request: dict) -> dict:
         """``order_send`` at HIGH priority, ahead of history pulls; sent once only. A failure
-        that leaves the order's fate open raises OrderStateUnknownError or
+        that leaves the order's fate open raises TerminalOutcomeUnknownError or
         TerminalDisconnectedError: look the order up, never send it again."""
         return self.call("order_send", dict(request), priority=Priority.HIGH)
 

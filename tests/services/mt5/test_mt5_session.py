@@ -15,10 +15,10 @@ from bridge_v3.config.constants import TIMEFRAMES
 from bridge_v3.config.secret import Secret
 from bridge_v3.config.settings import MT5Settings
 from bridge_v3.exceptions import (
-    OrderStateUnknownError,
     TemporaryError,
     TerminalDisconnectedError,
     TerminalError,
+    TerminalOutcomeUnknownError,
 )
 from bridge_v3.services.mt5.clients import ModuleClient
 from bridge_v3.services.mt5.mt5_service import MT5Service
@@ -180,7 +180,7 @@ def test_order_send_is_never_repeated_after_an_ipc_fault_and_says_the_order_may_
     simulation.terminal._set_fault_plan(FaultPlan(seed=1, ipc_timeout_rate=1.0))
     request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
 
-    with pytest.raises(OrderStateUnknownError, match="may exist"):
+    with pytest.raises(TerminalOutcomeUnknownError, match="may have taken effect"):
         service.order_send(request)
     simulation.terminal._set_fault_plan(None)
 
@@ -207,3 +207,116 @@ def test_order_send_into_a_terminal_that_is_gone_is_a_disconnection_sent_once():
 
     assert [n for n in clients[-1].names() if n == "order_send"] == ["order_send"]
     assert not service.connected
+
+
+class FailingOnce:
+    """The simulator's client, except that the named function's answer is lost once: it
+    reaches the terminal, then the caller sees (-10005, 'IPC timeout')."""
+
+    def __init__(self, simulation, function: str) -> None:
+        self._client = ModuleClient(simulation.terminal, "simulator")
+        self.name = "simulator"
+        self.function, self.reached = function, 0
+
+    def call(self, function: str, *args, **kwargs):
+        result = self._client.call(function, *args, **kwargs)
+        if function == self.function:
+            self.reached += 1
+            if self.reached == 1:
+                return None, (-10005, "IPC timeout")
+        return result
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_an_order_send_whose_answer_is_lost_is_never_sent_again():
+    clock = ManualClock(START)
+    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
+    client = FailingOnce(simulation, "order_send")
+    service = MT5Service(
+        lambda: client,
+        MT5Settings(server_timezone="Europe/Athens"),
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        sleep=lambda seconds: None,
+    )
+    service.connect(["EURUSD"])
+    request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
+
+    with pytest.raises(TerminalOutcomeUnknownError, match="do not send it again"):
+        service.call("order_send", request)
+    assert client.reached == 1
+    assert len(service.positions()) == 1  # it did happen: the lookup finds it
+    assert service.connected  # the terminal answered terminal_info(): nothing was dropped
+
+
+def test_a_read_whose_answer_is_lost_is_asked_again():
+    clock = ManualClock(START)
+    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
+    client = FailingOnce(simulation, "positions_get")
+    service = MT5Service(
+        lambda: client,
+        MT5Settings(server_timezone="Europe/Athens"),
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        sleep=lambda seconds: None,
+    )
+    service.connect(["EURUSD"])
+    assert service.positions() == [] and client.reached == 2
+
+
+class LoggedOutAfterRestart:
+    """The simulator's client; once ``restart()`` is called the terminal comes back with
+    nobody logged in and refuses the bridge's (stale) password."""
+
+    def __init__(self, simulation) -> None:
+        self._client = ModuleClient(simulation.terminal, "simulator")
+        self._terminal = simulation.terminal
+        self.name, self.restarted, self.calls = "simulator", False, []
+
+    def restart(self) -> None:
+        self._terminal.shutdown()  # the pipe breaks; the next initialize finds it logged out
+        self.restarted = True
+
+    def call(self, function: str, *args, **kwargs):
+        self.calls.append(function)
+        logged_out = self.restarted and "initialize" in self.calls[self.calls.index("restart") :]
+        if logged_out and function == "account_info":
+            return None, (-1, "Terminal: Call failed")
+        if logged_out and function == "login":
+            return False, (-6, "Terminal: Authorization failed")
+        return self._client.call(function, *args, **kwargs)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def test_a_login_refused_after_a_restart_is_retried_on_the_backoff_not_at_every_call():
+    clock = ManualClock(START)
+    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
+    client = LoggedOutAfterRestart(simulation)
+    settings = MT5Settings(server_timezone="Europe/Athens", account=LOGIN, password=Secret("old"))
+    service = MT5Service(
+        lambda: client,
+        settings,
+        ServerTime("Europe/Athens"),
+        clock=clock.now,
+        monotonic=clock.now,
+        backoff=Backoff(base=1.0, cap=8.0, jitter=0.0),
+        sleep=lambda seconds: None,
+    )
+    service.connect(["EURUSD"])
+    client.calls.append("restart")
+    client.restart()
+
+    for _ in range(60):  # 30 s of calls, two a second
+        clock.advance(0.5)
+        with pytest.raises(TerminalDisconnectedError):  # counted, never a FatalError
+            service.account_info()
+
+    assert 3 <= client.calls.count("login") <= 6  # after 1, 2, 4, 8, 8 ... seconds
+    assert service.dependency.snapshot()["state"] == "down"
+    assert "Authorization failed" in service.dependency.snapshot()["last_error"]
