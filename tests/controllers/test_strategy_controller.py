@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import jsonschema
 import pytest
 
+from bridge_v3 import schemas
 from bridge_v3.config.constants import TIMEFRAMES
 from bridge_v3.strategies.base import Signal, Strategy
 from tests.controllers.execution_support import configured, intents, sends, start
@@ -85,6 +87,9 @@ def test_safety_mode_over_a_long_run_stores_and_publishes_signals_and_sends_noth
     assert {(m["strategy"], m["symbol"], m["side"]) for m in messages} == {
         (r[0], r[1], r[4]) for r in found
     }
+    schema = jsonschema.Draft202012Validator(schemas.load("signal"))
+    for message in messages:
+        schema.validate(message)
     calls = desk.simulation.calls()
     assert calls.get("order_send", 0) == 0 and calls.get("order_check", 0) == 0
     assert intents(fresh_database) == []
