@@ -156,6 +156,7 @@ class PriceController:
         """
         now = self._clock()
         last_second = int(now)
+        forming = self._forming_open(symbol, timeframe, now)
         total = SyncResult()
         # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
         # wrap round to recent bars and fetch them again.
@@ -163,15 +164,24 @@ class PriceController:
         while start <= last_second:
             end = min(last_second, start + int(chunk_days * DAY))
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
-            rates = rates[(rates["time"] >= start) & (rates["time"] <= end)]
-            if end == last_second:
-                rates = rates[self._closed(symbol, timeframe, rates, now)]
+            rates = rates[(rates["time"] >= start) & (rates["time"] <= min(end, forming - 1))]
             batch = self._validate(symbol, timeframe, rates, now)
             total = _add(total, self._commit([batch], now, publish=False))
             if progress:
                 progress(symbol, timeframe, total)
             start = end + 1
         return total
+
+    def _forming_open(self, symbol: str, timeframe: Timeframe, now: float) -> int:
+        """Open time of the bar still forming now (a backfill stops before it); past now
+        when the newest bar is closed already."""
+        back = (timeframe.seconds or 31 * DAY) * 2
+        latest = self._mt5.rates_range(
+            symbol, timeframe.mt5, now - back, now, priority=Priority.LOW
+        )
+        if len(latest) and not self._closed(symbol, timeframe, latest, now)[-1]:
+            return int(latest["time"][-1])
+        return int(now) + 1
 
     def _fetch_start(self, last: int | None, timeframe: Timeframe, now: float) -> float:
         if last is None:

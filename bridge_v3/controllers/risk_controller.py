@@ -43,6 +43,7 @@ from bridge_v3.services.risk_store import DayRow, RiskStore, RiskTransaction
 logger = logging.getLogger(__name__)
 
 MIDNIGHT_GAP = 60.0  # a check this close before server midnight counts as "running at midnight"
+STALE_SLACK = 10.0  # seconds beyond three check intervals before the state is "not confirmed"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class RiskController:
         self._clock = clock
         self._machine = RiskMachine(limits, confirm_samples)
         self._gap = max(3 * check_interval, MIDNIGHT_GAP)
+        self._stale_after = 3 * check_interval + STALE_SLACK
+        self._checked_at: float | None = None  # when a check last committed
         self._last_ttl = last_ttl
         self._lock = threading.Lock()  # one check at a time
         self._known: dict | None = None  # the persisted state as last read or written
@@ -139,16 +142,33 @@ class RiskController:
     def _gate(self) -> Gate:
         known = self._known or {}
         trading = self._trades.status()
+        stale = self._stale_check()
+        enabled = bool(trading["enabled"])
         return Gate(
             state=self.state,
             state_reason=str(known.get("reason", "")),
-            enabled=bool(trading["enabled"]),
-            disabled_reason=str(trading["reason"]),
-            book=Book(self._mt5.positions(), self._mt5.orders(), self._is_hedging()),
+            enabled=enabled and stale is None,
+            disabled_reason=str(trading["reason"]) if not enabled else str(stale),
+            # Times are not needed: read on the broker's clock, so a distrusted clock never
+            # keeps a position from being closed.
+            book=Book(
+                self._mt5.positions(utc=False), self._mt5.orders(utc=False), self._is_hedging()
+            ),
             limits=self._limits,
             spec=self._symbols.spec,
             category=self._symbols.category,
         )
+
+    def _stale_check(self) -> str | None:
+        """Why the state in force cannot be trusted for opening, or None. A state no check
+        has confirmed lately (PostgreSQL or the terminal unreachable) might hide a breach:
+        closing still passes, opening waits for a fresh check."""
+        if self._checked_at is None:
+            return "no risk check has completed yet"
+        age = self._clock() - self._checked_at
+        if age > self._stale_after:
+            return f"the last completed risk check is {age:.0f} s old"
+        return None
 
     def _is_hedging(self) -> bool:
         if self._hedging is None:
@@ -179,8 +199,9 @@ class RiskController:
             with self._store.transaction() as tx:
                 outcome = self._evaluate(tx, reading)
                 self._publisher.stage(tx.connection, self._messages(outcome))
+            # In force from the commit on, whatever happens while announcing it.
+            self._known, self._checked_at = outcome.value, self._clock()
             self._announce(outcome)
-            self._known = outcome.value
         return outcome.value
 
     def _evaluate(self, tx: RiskTransaction, reading: RiskReading) -> Outcome:

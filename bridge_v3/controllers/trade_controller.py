@@ -128,12 +128,14 @@ class TradeController:
     def _sync(self, *, reconciling: bool) -> TradeChanges:
         with self._lock:
             now = self._clock()
-            terminal, mirror = self._read(now)
+            since = self._store.watermark()
+            terminal, mirror = self._read(now, since)
             changes = diff(terminal, mirror, self._account, self._is_own)
             self._symbols.ensure(p.symbol for p in changes.open_positions)
             self._symbols.ensure(o.symbol for o in changes.orders if o.active)
             event = self._reconciliation(changes, now) if reconciling else None
-            rows = TradeRows(changes.positions, changes.orders, changes.deals, now, event)
+            mark = self._next_mark(terminal, since, now)
+            rows = TradeRows(changes.positions, changes.orders, changes.deals, mark, event)
             with self._store.transaction() as conn:
                 stored = self._store.save(conn, rows)
                 self._publisher.stage(conn, self._messages(changes, stored))
@@ -143,12 +145,11 @@ class TradeController:
             self._log_unconfirmed(changes)
         return changes
 
-    def _read(self, now: float) -> tuple[TerminalView, MirrorView]:
+    def _read(self, now: float, since: float | None) -> tuple[TerminalView, MirrorView]:
         """The mirror first, then the terminal: a change between the two reads is seen by
         the terminal read, and the next sync settles it."""
         open_positions = self._store.open_positions()
         active_orders = self._store.active_orders()
-        since = self._store.watermark()
         start = now - self._history if since is None else since - HISTORY_OVERLAP
         terminal = TerminalView(
             deals=self._mt5.deals(start, now + HISTORY_AHEAD),
@@ -171,6 +172,21 @@ class TradeController:
             orders=self._store.orders(order_tickets | set(active_orders)),
             deals=self._store.deal_tickets(self._deal_tickets(terminal)),
         )
+
+    def _next_mark(self, terminal: TerminalView, since: float | None, now: float) -> float:
+        """Where the next history read starts (less the overlap): the newest deal or order
+        the terminal showed, never past now. Kept while the terminal has no link to the
+        trade server: its history may lag, and deals that arrive late with older times
+        must still fall inside the next read."""
+        kept = now - self._history if since is None else since
+        if not self._mt5.terminal_info().get("connected", True):
+            return kept
+        times = [float(d["time"]) for d in terminal.deals]
+        times += [
+            float(o.get("time_done") or o.get("time_setup") or 0) for o in terminal.history_orders
+        ]
+        newest = max(times, default=0.0)
+        return max(kept, min(now, newest))
 
     def _look_up_finished(self, terminal: TerminalView, active: dict) -> None:
         """History records of mirrored pending orders the terminal no longer lists."""

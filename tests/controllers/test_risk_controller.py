@@ -208,11 +208,43 @@ def test_a_low_margin_level_means_reducing(desk):
     assert checks(bridge, desk, 2) == [REDUCING, ACTIVE]
 
 
+def test_an_unconfirmed_state_refuses_opening_and_still_lets_a_position_close(desk):
+    # PostgreSQL (or the terminal) out for longer than three checks: the state in force
+    # might hide a breach. Opening waits for a fresh check; closing never does.
+    bridge = desk.bridge()
+    ticket = desk.buy(0.1)
+    bridge.trades.sync()
+    bridge.risk.run_check()
+    opening = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
+    close = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1, "position": ticket}
+    assert bridge.risk.check(opening)
+
+    desk.later(60)  # no check completes meanwhile
+    refused = bridge.risk.check(opening)
+    assert not refused and "last completed risk check is 60 s old" in refused.reason
+    assert bridge.risk.check(close)
+    bridge.risk.run_check()
+    assert bridge.risk.check(opening)
+
+
+def test_a_distrusted_broker_clock_never_keeps_a_position_from_closing(desk):
+    bridge = desk.bridge()
+    ticket = desk.buy(0.1)
+    bridge.trades.sync()
+    bridge.risk.run_check()
+    bridge.mt5.server_time.distrust("a test contradiction")
+
+    close = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 1, "position": ticket}
+    decision = bridge.risk.check(close)
+    assert decision and decision.action == "close"
+
+
 def test_position_limits_count_every_position_and_each_kind(desk):
     bridge = desk.bridge(max_simultaneous_trades=3, max_crypto_positions=1)
     desk.buy(0.1)
     desk.buy(0.01, symbol="BTCUSD", type_filling=mc.ORDER_FILLING_FOK)
     bridge.trades.sync()
+    bridge.risk.run_check()
 
     def opening(symbol: str, volume: float = 0.1):
         return bridge.risk.check({"action": 1, "symbol": symbol, "volume": volume, "type": 0})
@@ -245,6 +277,7 @@ def test_trading_stays_disabled_until_reconciliation_succeeds(desk, redis_prefix
     del desk.client.edits["history_deals_get"]
     bridge.trades.run()
     assert bridge.trades.reconciled and bridge.status.snapshot()["trading"]["enabled"]
+    bridge.risk.run_check()
     assert bridge.risk.check({"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0})
 
 

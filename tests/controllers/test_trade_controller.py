@@ -480,3 +480,35 @@ def test_deals_committed_but_not_sent_before_a_crash_go_out_once_at_the_next_sta
     tickets = [m["data"]["ticket"] for m in published(redis_prefix, "deal")]
     assert sorted(tickets) == sorted(d.ticket for d in all_deals(desk))
     assert events(redis_prefix, "position") == [(ticket, "opened"), (ticket, "closed")]
+
+
+def test_deals_the_terminals_history_shows_late_are_still_mirrored(desk, fresh_database):
+    # A terminal whose history lags (just restarted, or cut from the trade server) shows a
+    # trade hours after it happened. The history watermark follows what the terminal
+    # showed, not the host's clock, so the late deals still fall inside a read.
+    bridge = desk.bridge()
+    hidden: set[int] = set()
+    desk.client.edits["history_deals_get"] = lambda result, error: (
+        [d for d in result if d["ticket"] not in hidden] if result is not None else None,
+        error,
+    )
+    desk.client.edits["history_orders_get"] = lambda result, error: (
+        [o for o in result if o["position_id"] not in hidden] if result is not None else None,
+        error,
+    )
+    ticket = desk.buy(0.1)
+    desk.later(60)
+    desk.close(ticket)
+    hidden |= {d.ticket for d in desk.mt5.history_deals_get(position=ticket)} | {ticket}
+    for _ in range(8):  # four hours of syncs while the history does not show them
+        desk.later(1800)
+        bridge.trades.sync()
+
+    hidden.clear()
+    desk.later(60)
+    bridge.trades.sync()
+    (row,) = rows(
+        fresh_database, "SELECT closed_at IS NOT NULL FROM positions WHERE ticket = %s", (ticket,)
+    )
+    assert row == (True,)
+    assert len(rows(fresh_database, "SELECT 1 FROM deals WHERE position_id = %s", (ticket,))) == 2

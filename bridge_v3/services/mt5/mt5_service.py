@@ -400,17 +400,16 @@ class MT5Service:
     def symbol_info(self, symbol: str) -> dict:
         return self.call("symbol_info", symbol)
 
-    def positions(self) -> list[dict]:
-        return [
-            to_utc_fields(p, self.server_time)
-            for p in self.call("positions_get", priority=Priority.HIGH)
-        ]
+    def positions(self, *, utc: bool = True) -> list[dict]:
+        """Open positions. ``utc=False`` leaves their times on the broker's clock, so they
+        can be read while that clock is distrusted (the risk gate must always see them)."""
+        found = self.call("positions_get", priority=Priority.HIGH)
+        return [to_utc_fields(p, self.server_time) for p in found] if utc else list(found)
 
-    def orders(self) -> list[dict]:
-        return [
-            to_utc_fields(o, self.server_time)
-            for o in self.call("orders_get", priority=Priority.HIGH)
-        ]
+    def orders(self, *, utc: bool = True) -> list[dict]:
+        """Pending orders; ``utc`` as for ``positions``."""
+        found = self.call("orders_get", priority=Priority.HIGH)
+        return [to_utc_fields(o, self.server_time) for o in found] if utc else list(found)
 
     def deals(self, utc_from: float, utc_to: float) -> list[dict]:
         start = self.server_time.to_server(utc_from)
