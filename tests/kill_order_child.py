@@ -71,6 +71,7 @@ def main(config: dict) -> None:
     elif config.get("kill") == "after-send":
         after(MT5Service, "order_send")
     if config.get("kill"):
+        bridge.risk.run_check()  # the first jobs run at once: opening waits for one
         bridge.executor.open(
             "killed", "EURUSD", "buy", sl=0.5, tp=2.0, volume=0.1, reason="kill test"
         )

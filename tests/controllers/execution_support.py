@@ -66,6 +66,7 @@ def start(desk: Desk, settings: Settings, source: Callable[[], Settings] | None 
     bridge = Bridge(settings, threading.Event(), backend, settings_source=source)
     desk.bridges.append(bridge)
     bridge.connect()
+    bridge.risk.run_check()  # the first jobs run at once: opening waits for a risk check
     return bridge
 
 

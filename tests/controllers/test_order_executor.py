@@ -45,6 +45,7 @@ def stops(desk, side="buy", distance=0.0030):
 
 
 def open_buy(bridge, desk, **extra):
+    bridge.risk.run_check()  # as the risk job does every few seconds
     fields = {"reason": "test entry", **stops(desk), **extra}
     return bridge.executor.open("tester", "EURUSD", "buy", **fields)
 

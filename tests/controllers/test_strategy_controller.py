@@ -53,6 +53,7 @@ def cycles(desk, bridge, count: int) -> int:
     stored = 0
     for _ in range(count):
         desk.later(60)
+        bridge.risk.run_check()  # the risk job runs every few seconds meanwhile
         bridge.prices.sync_all()
         stored += bridge.run_strategies()
     return stored

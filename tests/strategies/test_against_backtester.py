@@ -76,6 +76,7 @@ def run_bridge(tmp_path, fresh_database, redis_prefix, prices: pd.DataFrame, nam
     try:
         for when in prices.index[FIRST + 1 : FIRST + BARS]:
             desk.clock.set(utc_of(when) + 60)  # a minute into the bar: the one before closed
+            bridge.risk.run_check()  # the risk job runs every few seconds meanwhile
             bridge.prices.sync_all()
             bridge.run_strategies()
         deals = desk.mt5.history_deals_get(0, 2**31 - 1)
