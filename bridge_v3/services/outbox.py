@@ -147,13 +147,7 @@ class Outbox:
             )
             if rows:
                 (last_id,) = db.execute("SELECT last_insert_rowid()").fetchone()
-            for key, value in (meta or {}).items():
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (key, value),
-                )
-            db.executemany("DELETE FROM meta WHERE key = ?", [(key,) for key in forget])
+            self._write_meta(db, meta or {}, forget)
             if transferred is not None:
                 source, ids = transferred
                 db.executemany(
@@ -161,6 +155,16 @@ class Outbox:
                     [(source, i) for i in ids],
                 )
         return last_id
+
+    @staticmethod
+    def _write_meta(db: sqlite3.Connection, meta: Mapping[str, str], forget: Iterable[str]):
+        for key, value in meta.items():
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        db.executemany("DELETE FROM meta WHERE key = ?", [(key,) for key in forget])
 
     def peek(self, limit: int = 500) -> list[OutboxItem]:
         """The oldest ``limit`` items, oldest first (they stay until acked)."""
@@ -181,9 +185,16 @@ class Outbox:
         with self._transaction() as db:
             db.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
 
-    def rewrite(self, change: Callable[[OutboxItem], tuple[str, int] | None]) -> int:
-        """Give waiting items a new (envelope, seq) where ``change`` returns one, in one
-        transaction; returns how many changed. Only for items never sent."""
+    def rewrite(
+        self,
+        change: Callable[[OutboxItem], tuple[str, int] | None],
+        *,
+        meta: Mapping[str, str] | None = None,
+        forget: Iterable[str] = (),
+    ) -> int:
+        """Give waiting items a new (envelope, seq) where ``change`` returns one, set ``meta``
+        keys and delete the ``forget`` keys, all in one transaction (a crash leaves all of it
+        or none); returns how many items changed. Only for items never sent."""
         with self._transaction() as db:
             rows = db.execute(
                 "SELECT id, channel, type, envelope, seq, queued_at FROM outbox ORDER BY id"
@@ -193,6 +204,7 @@ class Outbox:
                 "UPDATE outbox SET envelope = ?, seq = ? WHERE id = ?",
                 [(envelope, seq, id_) for (envelope, seq), id_ in changes],
             )
+            self._write_meta(db, meta or {}, forget)
         return len(changes)
 
     def __len__(self) -> int:
@@ -250,6 +262,8 @@ class Outbox:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
+                if self._db.in_transaction:  # a failed COMMIT leaves the transaction open
+                    self._db.execute("ROLLBACK")
                 raise SpoolError(f"outbox {self._path}: {error}") from error
 
 

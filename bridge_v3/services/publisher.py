@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from bridge_v3.exceptions import PublishError, SpoolError, UnavailableError
+from bridge_v3.exceptions import PublishError, SpoolError, StorageError, UnavailableError
 from bridge_v3.services.dependency import Dependency, duration
 from bridge_v3.services.outbox import Outbox, OutboxItem
 from bridge_v3.services.pending_messages import Message, PendingMessages, decode
@@ -126,6 +126,8 @@ class Publisher:
                 self._first_contact()
             except PublishError as error:
                 self._redis_failed(error)
+            except SpoolError as error:  # told once; the first contact is tried again
+                self._spool_state.failed(error)
             moved = self._transfer()
             if moved:
                 logger.info("Moved %d message(s) committed before the start to the outbox", moved)
@@ -165,7 +167,10 @@ class Publisher:
         be tried now. Never raises for an unavailable PostgreSQL, Redis or outbox: what
         cannot move now waits and moves later. Returns how many messages were sent."""
         with self._lock:
-            self._transfer()
+            try:
+                self._transfer()
+            except StorageError as error:  # not an outage (a full pool, a refused query)
+                logger.warning("Staged messages not moved yet (%s); they move later", error)
             return self._send_spooled() if self._pending and self._due() else 0
 
     def publish(self, channel: str, type_: str, data: dict) -> bool:
@@ -301,20 +306,22 @@ class Publisher:
             return dumps(envelope), envelope["seq"]
 
         self._tail = None  # its envelopes carry the old numbers
-        if high:
-            count = self._outbox.rewrite(shifted)
-            if count:
-                logger.warning(
-                    "Outbox %s was new: its %d unsent message(s) are renumbered after seq %d, "
-                    "where this bridge's messages on Redis end",
-                    self._outbox.path,
-                    count,
-                    high,
-                )
-        self._seq += high
-        self._outbox.append(
-            [], meta={self._seq_key: str(self._seq)}, forget=[self._unconfirmed_key]
+        # The new numbers and the note that they are final go in one transaction: a crash
+        # in between would shift them twice and open a false gap.
+        count = self._outbox.rewrite(
+            shifted if high else lambda item: None,
+            meta={self._seq_key: str(self._seq + high)},
+            forget=[self._unconfirmed_key],
         )
+        self._seq += high
+        if count:
+            logger.warning(
+                "Outbox %s was new: its %d unsent message(s) are renumbered after seq %d, "
+                "where this bridge's messages on Redis end",
+                self._outbox.path,
+                count,
+                high,
+            )
 
     def _send_spooled(self) -> int:
         """Send what waits, oldest first, until empty or a failure; return how many went."""

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -255,6 +256,40 @@ def test_a_new_outbox_while_redis_is_down_continues_after_redis_seq_once_it_answ
     seen = drain(subscriber, 6)
     assert [(m["seq"], m["data"]["n"]) for m in seen] == [(n + 1, n) for n in range(6)]
     assert "renumbered after seq 3" in caplog.text
+
+
+def test_a_renumbering_cut_short_is_done_once_at_the_next_contact(
+    tmp_path: Path, redis_prefix: str, subscriber, monkeypatch
+) -> None:
+    lost = make_publisher(redis_prefix, REDIS_PORT, tmp_path / "lost.sqlite3")
+    lost.start()
+    lost.publish_many(bars(redis_prefix, 0, 3))
+    close(lost)  # Redis remembers seq 3
+
+    new = tmp_path / "new.sqlite3"
+    while_down = make_publisher(redis_prefix, 1, new)
+    while_down.start()
+    while_down.publish_many(bars(redis_prefix, 3, 2))
+    close(while_down)
+
+    # The first contact fails while writing the renumbering (the disk filled up, say)...
+    cut = make_publisher(redis_prefix, REDIS_PORT, new)
+    original = Outbox._write_meta
+
+    def failing(db, meta, forget):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Outbox, "_write_meta", staticmethod(failing))
+    cut.start()
+    monkeypatch.setattr(Outbox, "_write_meta", staticmethod(original))
+    close(cut)
+    # ...and the next one numbers them after seq 3 once: no false gap.
+    back = make_publisher(redis_prefix, REDIS_PORT, new)
+    back.start()
+    back.publish_many(bars(redis_prefix, 5, 1))
+
+    seen = drain(subscriber, 6)
+    assert [(m["seq"], m["data"]["n"]) for m in seen] == [(n + 1, n) for n in range(6)]
 
 
 # -- messages staged in PostgreSQL ---------------------------------------------------------------
