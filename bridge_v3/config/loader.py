@@ -37,6 +37,7 @@ from bridge_v3.config.settings import (
     RiskSettings,
     Settings,
     SimulatorSettings,
+    TradingSettings,
     WorkerSettings,
 )
 from bridge_v3.config.variables import VARIABLES, VARIABLES_BY_NAME
@@ -49,6 +50,7 @@ _GROUPS = {
     "redis": RedisSettings,
     "market": MarketSettings,
     "risk": RiskSettings,
+    "trading": TradingSettings,
     "worker": WorkerSettings,
     "logging": LoggingSettings,
     "dashboard": DashboardSettings,
@@ -56,7 +58,17 @@ _GROUPS = {
 
 
 # An unknown name starting with one of these is most likely a misspelt setting.
-SETTING_PREFIXES = ("MT5_", "POSTGRES_", "REDIS_", "SIM_", "TRADING_", "FOREX_", "CRYPTO_")
+SETTING_PREFIXES = (
+    "MT5_",
+    "POSTGRES_",
+    "REDIS_",
+    "SIM_",
+    "TRADING_",
+    "FOREX_",
+    "CRYPTO_",
+    "STRATEG",
+    "ORDER_",
+)
 
 
 class ConfigErrors(ConfigError):
