@@ -31,7 +31,7 @@ def banner_lines(settings: Settings, backend: str, account: str = "") -> list[st
         settings.worker,
     )
     mode = (
-        "LIVE (allowed, but this version has no order path: no order is sent)"
+        f"LIVE (orders are sent for account {settings.mt5.account}, through the risk gate)"
         if risk.trading_mode is TradingMode.LIVE
         else "SAFETY (signals only, no orders are sent)"
     )
@@ -53,6 +53,7 @@ def banner_lines(settings: Settings, backend: str, account: str = "") -> list[st
         f"  Workers:       {worker.max_workers} (task timeout {worker.worker_timeout:g}s)",
         f"  Forex pairs:   {', '.join(market.forex_pairs)} ({_timeframes(market.forex_timeframes)})",
         f"  Crypto pairs:  {crypto}",
+        f"  Strategies:    {', '.join(settings.trading.strategies) or 'none'}",
         f"  Log file:      {settings.logging.file}",
         f"  Operations:    {_operations(settings)}",
         RULE,

@@ -14,13 +14,17 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 
-from bridge_v3.config.constants import Priority
+from bridge_v3.config.constants import Priority, TradingMode
+from bridge_v3.config.loader import load_settings
 from bridge_v3.config.settings import Settings
 from bridge_v3.controllers.account_controller import AccountController
 from bridge_v3.controllers.activity import ActivityReport, Counters
+from bridge_v3.controllers.order_executor import CONTROL_MAGIC, ExecutionSettings, OrderExecutor
 from bridge_v3.controllers.price_controller import PriceController
 from bridge_v3.controllers.risk_controller import RiskController
 from bridge_v3.controllers.status_controller import StatusController
+from bridge_v3.controllers.strategy_actions import Actions
+from bridge_v3.controllers.strategy_controller import StrategyController
 from bridge_v3.controllers.symbol_controller import SymbolController
 from bridge_v3.controllers.tick_controller import TickController
 from bridge_v3.controllers.trade_controller import TradeController
@@ -37,6 +41,7 @@ from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.circuit_breaker import CircuitBreaker, guarded
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.dependency import Dependency
+from bridge_v3.services.intent_store import IntentStore
 from bridge_v3.services.mt5.backends import TerminalBackend, choose_backend
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.outbox import Outbox
@@ -46,8 +51,11 @@ from bridge_v3.services.redis_service import RedisService
 from bridge_v3.services.retry import Backoff, Retry
 from bridge_v3.services.risk_store import RiskStore
 from bridge_v3.services.server_time import ServerTime
+from bridge_v3.services.strategy_store import StrategyStore
 from bridge_v3.services.tick_store import TickStore
 from bridge_v3.services.trade_store import TradeStore
+from bridge_v3.strategies.base import Strategy
+from bridge_v3.strategies.loader import Market, load_strategies
 from bridge_v3.workers.scheduler import Scheduler
 from bridge_v3.workers.task_worker import TaskWorker
 
@@ -70,6 +78,13 @@ def configured_series(settings: Settings) -> list[tuple[str, object]]:
     return list(dict.fromkeys(series))
 
 
+def strategies_of(settings: Settings) -> list[Strategy]:
+    """The strategies STRATEGIES and STRATEGIES_FILE name; ConfigError naming a bad entry."""
+    trading = settings.trading
+    market = Market(tuple(configured_series(settings)))
+    return load_strategies(trading.strategies, trading.strategies_file, market)
+
+
 def risk_limits(settings: Settings) -> RiskLimits:
     risk = settings.risk
     return RiskLimits(
@@ -90,10 +105,15 @@ class Bridge:
         backend: TerminalBackend | None = None,
         *,
         connect_attempts: int | None = None,
+        settings_source: Callable[[], Settings] | None = None,
     ) -> None:
         """``connect_attempts``: None retries start-up until it succeeds or a stop is asked
-        (the daemon); a number bounds it (one-shot commands that must end)."""
+        (the daemon); a number bounds it (one-shot commands that must end).
+        ``settings_source`` reads the settings again for ``reload-strategies`` (default:
+        the environment and ``.env``). A bad strategy entry raises ConfigError here."""
         self.settings = settings
+        self._settings_source = settings_source or load_settings
+        self.strategy_set = strategies_of(settings)
         self._connect_attempts = connect_attempts
         self.stop_event = stop
         self.backend = backend or choose_backend(settings.mt5, settings.simulator)
@@ -135,6 +155,8 @@ class Bridge:
         self.symbols: SymbolController | None = None
         self.trades: TradeController | None = None
         self.risk: RiskController | None = None
+        self.executor: OrderExecutor | None = None
+        self.strategies: StrategyController | None = None
         self.status: StatusController | None = None
         self.activity: ActivityReport | None = None
         self.running = False  # the jobs run (set by run())
@@ -182,6 +204,7 @@ class Bridge:
         )
         info = self._retry().call(lambda: self.mt5.connect(symbols), what="MT5 terminal")
         self.account = int(info["login"])
+        self._check_live_account(self.account)
         # Several bridges on one host (one per account) must not share a seq counter.
         self.source = self.settings.bridge_id or f"{socket.gethostname()}-{self.account}"
         logger.info(
@@ -197,6 +220,22 @@ class Bridge:
         self._build_trading()
         self._start_trading()
         self.operations.attach()
+
+    @property
+    def live(self) -> bool:
+        return self.settings.risk.trading_mode is TradingMode.LIVE
+
+    def _check_live_account(self, login: int) -> None:
+        """Live mode trades only the account it was told: MT5_ACCOUNT must be the one the
+        terminal is logged in to."""
+        wanted = self.settings.mt5.account
+        if self.live and login != wanted:
+            raise ConfigError(
+                "MT5_ACCOUNT",
+                f"TRADING_MODE=live but the terminal is logged in to account {login}, not "
+                f"{wanted}: live trading refused",
+                str(login),
+            )
 
     def _connect_redis(self) -> None:
         """Build the publisher and deliver what a previous run left (its Redis tracker tells
@@ -290,6 +329,8 @@ class Bridge:
                 },
                 "trading": lambda: self.trades.status(),
                 "risk": lambda: self.risk.status(),
+                "strategies": lambda: self.strategies.status(),
+                "orders": lambda: dict(self.executor.totals),
             },
         )
         self.activity = ActivityReport(
@@ -330,6 +371,7 @@ class Bridge:
             clock=self.clock,
             history_days=market.trades_history_days,
             last_ttl=rd.last_ttl,
+            is_own=lambda magic: magic == CONTROL_MAGIC or self.strategies.is_own(magic),
         )
         self.risk = RiskController(
             self.mt5,
@@ -344,6 +386,36 @@ class Bridge:
             last_ttl=rd.last_ttl,
         )
         self.mt5.on_reconnect(lambda: self.worker.submit("trades", self.sync_trades, Priority.HIGH))
+        self._build_strategies()
+
+    def _build_strategies(self) -> None:
+        """The order executor (the one door for orders) and the strategies."""
+        trading = self.settings.trading
+        self.executor = OrderExecutor(
+            self.mt5,
+            self.risk.check,
+            IntentStore(self.database, self.account),
+            ExecutionSettings(
+                live=self.live,
+                account=self.settings.mt5.account,
+                risk_per_trade=self.settings.risk.risk_per_trade,
+                retries=trading.order_retries,
+                deviation=trading.order_deviation,
+            ),
+            clock=self.clock,
+        )
+        actions = (
+            Actions(self.mt5, self.executor, trading.price_tolerance_pct) if self.live else None
+        )
+        self.strategies = StrategyController(
+            StrategyStore(self.database, self.account),
+            self.publisher,
+            actions,
+            self.strategy_set,
+            watermark=self.prices.watermark,
+            load=lambda: strategies_of(self._settings_source()),
+            mode=self.settings.risk.trading_mode.value,
+        )
 
     def _start_trading(self) -> None:
         """Symbols, the risk latch, then the start-up reconciliation, before any job runs.
@@ -355,6 +427,7 @@ class Bridge:
             ("symbol specifications", self.symbols.refresh),
             ("risk state", self.risk.load),
             ("start-up reconciliation", self.trades.reconcile),
+            ("open order intents", self.executor.resolve_open_intents),
         )
         for what, step in steps:
             try:
@@ -371,7 +444,21 @@ class Bridge:
         committed = self.database.commits
         result = self.prices.sync_all()
         self._stored(committed, lambda: f"{result.new} new bars stored")
+        self.submit_strategy_tasks()
         return result
+
+    def submit_strategy_tasks(self) -> None:
+        """One NORMAL task per (strategy, symbol) with a new closed bar stored."""
+        for name, symbol in self.strategies.due():
+            self.worker.submit(
+                f"strategy:{name}:{symbol}",
+                lambda n=name, s=symbol: self.strategies.run(n, s),
+                Priority.NORMAL,
+            )
+
+    def run_strategies(self) -> int:
+        """Every due strategy now, in this thread (``--once``); returns the signals stored."""
+        return sum(self.strategies.run(name, symbol) for name, symbol in self.strategies.due())
 
     def sync_ticks(self, symbol: str):
         committed = self.database.commits
@@ -449,6 +536,7 @@ class Bridge:
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
         logger.info("Bars: %s", self.sync_prices())
+        logger.info("Strategies: %d signal(s) stored", self.run_strategies())
         for symbol in self.ticks.symbols:
             logger.info("%s ticks: %s", symbol, self.sync_ticks(symbol))
         self.store_account()

@@ -155,7 +155,12 @@ def _request_stop(settings: Settings, wait: float) -> int:
 def _run_bridge(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> int:
     try:
         one_shot = args.once or args.backfill is not None
-        bridge = Bridge(settings, stop, connect_attempts=ONE_SHOT_ATTEMPTS if one_shot else None)
+        bridge = Bridge(
+            settings,
+            stop,
+            connect_attempts=ONE_SHOT_ATTEMPTS if one_shot else None,
+            settings_source=lambda: _load(args.env_file),
+        )
     except ConfigError as error:
         logger.error("Configuration error: %s", error)
         return EXIT_CONFIG

@@ -19,6 +19,7 @@ from bridge_v3.control.commands import Targets
 from bridge_v3.control.listener import ControlListener, redis_client
 from bridge_v3.control.nonces import NonceRegistry
 from bridge_v3.control.service import FUTURE_TOLERANCE, ControlService
+from bridge_v3.controllers.order_executor import CONTROL_MAGIC
 from bridge_v3.monitoring.endpoint import Endpoint
 from bridge_v3.monitoring.health import HealthChecks
 from bridge_v3.monitoring.metrics import MetricsPage
@@ -123,14 +124,15 @@ class Operations:
             positions=bridge.mt5.positions,
             orders=bridge.mt5.orders,
             is_own=self._is_own,
-            executor=getattr(bridge, "executor", None),
-            strategies=getattr(bridge, "strategies", None),
+            executor=bridge.executor,
+            strategies=bridge.strategies,
         )
 
     def _is_own(self, magic: int) -> bool:
-        """A magic number of the bridge's strategies (none in a build without them)."""
-        strategies = getattr(self._bridge, "strategies", None)
-        return bool(strategies is not None and strategies.is_own(magic))
+        """The bridge's own: a strategy's magic number, or the one of orders a person sent
+        through control (the trade controller's rule)."""
+        strategies = self._bridge.strategies
+        return magic == CONTROL_MAGIC or bool(strategies is not None and strategies.is_own(magic))
 
     def lift_halt(self, by: str) -> dict:
         """Lift a halt as ``--risk-reset`` does, then check the risk at once to apply it."""

@@ -38,6 +38,7 @@ from bridge_v3.config.settings import (
     RiskSettings,
     Settings,
     SimulatorSettings,
+    TradingSettings,
     WorkerSettings,
 )
 from bridge_v3.config.variables import VARIABLES, VARIABLES_BY_NAME
@@ -50,6 +51,7 @@ _GROUPS = {
     "redis": RedisSettings,
     "market": MarketSettings,
     "risk": RiskSettings,
+    "trading": TradingSettings,
     "worker": WorkerSettings,
     "logging": LoggingSettings,
     "dashboard": DashboardSettings,
@@ -70,6 +72,8 @@ SETTING_PREFIXES = (
     "BREAKER_",
     "CONTROL_",
     "NOTIFY_",
+    "STRATEG",
+    "ORDER_",
 )
 
 

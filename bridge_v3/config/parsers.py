@@ -146,6 +146,22 @@ def parse_symbols(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+_STRATEGY = re.compile(r"[a-z][a-z0-9_]{0,40}|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_strategies(raw: str) -> tuple[str, ...]:
+    """A comma list of strategies: built-in names (``ma_cross``) or ``package.module:Class``
+    paths; duplicates dropped. Whether each exists is checked when they are loaded."""
+    names = list(_items(raw, "strategy"))
+    for name in names:
+        if not _STRATEGY.fullmatch(name):
+            raise InvalidValue(
+                f"{shown(name)} is neither a built-in strategy name (lower case, digits, _) "
+                "nor a package.module:Class path"
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def parse_timeframe(raw: str) -> Timeframe:
     """A timeframe by name (``M15``, ``h1``) or by minutes (``15``, ``60``, ``1440``)."""
     key = raw.strip().upper()

@@ -105,6 +105,17 @@ class RiskSettings:
 
 
 @dataclass(frozen=True)
+class TradingSettings:
+    """Strategies and how their orders are sent (``TRADING_MODE`` is in ``RiskSettings``)."""
+
+    strategies: tuple[str, ...] = ()  # built-in names or package.module:Class paths
+    strategies_file: str = ""  # optional TOML: one [name] section of settings per strategy
+    order_retries: int = 3  # resends after a requote / price change / off quotes
+    price_tolerance_pct: float = 0.1  # how far (% of the signal's price) an entry may drift
+    order_deviation: int = 20  # points of slippage a market order accepts
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     max_workers: int = 4
     worker_timeout: float = 60.0
@@ -157,6 +168,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     market: MarketSettings = field(default_factory=MarketSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    trading: TradingSettings = field(default_factory=TradingSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)

@@ -23,6 +23,7 @@ from bridge_v3.config.parsers import (
     parse_int,
     parse_port,
     parse_secret,
+    parse_strategies,
     parse_symbols,
     parse_text,
     parse_timeframes,
@@ -233,6 +234,29 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("MAX_CRYPTO_POSITIONS", "risk", "max_crypto_positions", _optional_limit, "2"),
     Variable(
         "TRADING_MODE", "risk", "trading_mode", partial(parse_enum, kind=TradingMode), "safety"
+    ),
+    Variable("STRATEGIES", "trading", "strategies", parse_strategies, "ma_cross,donchian"),
+    Variable(
+        "STRATEGIES_FILE",
+        "trading",
+        "strategies_file",
+        partial(parse_text, max_length=1024),
+        "strategies.toml",
+    ),
+    Variable("ORDER_RETRIES", "trading", "order_retries", partial(parse_int, low=0, high=10), "3"),
+    Variable(
+        "PRICE_TOLERANCE_PCT",
+        "trading",
+        "price_tolerance_pct",
+        partial(parse_float, low=0.0, high=10.0, low_open=True),
+        "0.1",
+    ),
+    Variable(
+        "ORDER_DEVIATION",
+        "trading",
+        "order_deviation",
+        partial(parse_int, low=0, high=10_000),
+        "20",
     ),
     Variable("MAX_WORKERS", "worker", "max_workers", partial(parse_int, low=1, high=64), "4"),
     Variable("WORKER_TIMEOUT", "worker", "worker_timeout", _interval, "60"),

@@ -141,6 +141,12 @@ class Simulation:
         """The lock every call into the terminal holds: hold it to see no call half done."""
         return self.terminal._lock
 
+    def calls(self) -> dict[str, int]:
+        """How many times each module function has been called on this terminal (the count
+        a test or a demo reads; e.g. ``order_send`` in safety mode must stay 0)."""
+        with self.lock:
+            return dict(self.terminal._calls)
+
     def snapshot(self, lease: float = 0.0) -> dict[str, Any]:
         """The persistent state as a JSON-ready dict. Take it under ``lock``. ``lease``:
         real seconds the clock may run on before the next snapshot (0: it stops here)."""

@@ -17,7 +17,8 @@ MODULE_NAME = "bridge_v3_simulator_control"
 
 
 class ControlModule(types.ModuleType):
-    """``shock(symbol, percent) -> (server ms from which, price factor)``."""
+    """``shock(symbol, percent) -> (server ms from which, price factor)``;
+    ``calls() -> {function: times called}`` on the served terminal."""
 
     def __init__(self, simulation: Any, lock: threading.RLock) -> None:
         super().__init__(MODULE_NAME, "Controls of the simulated terminal (bridge_v3).")
@@ -33,6 +34,11 @@ class ControlModule(types.ModuleType):
         with self._lock:
             start = self._simulation.market.shock(symbol, percent)
         return int(start), 1.0 + percent / 100.0
+
+    def calls(self) -> dict[str, int]:
+        """How many times each ``MetaTrader5`` function was called on this terminal."""
+        with self._lock:
+            return {str(name): int(count) for name, count in self._simulation.calls().items()}
 
 
 def install(simulation: Any, lock: threading.RLock, modules: dict[str, Any]) -> ControlModule:

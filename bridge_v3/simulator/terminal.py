@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -73,6 +74,7 @@ class SimulatedTerminal(TradingFunctions, WheelHelpers):
         self._max_bars = max_bars
         self._sleep = sleep
         self._lock = threading.RLock()
+        self._calls: Counter[str] = Counter()  # module functions called, by name
         self._last_error = errors.LastError()
         self._connected = False
         self._books: set[str] = set()

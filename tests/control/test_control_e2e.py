@@ -229,19 +229,27 @@ def test_a_command_for_another_bridge_is_ignored(bridge, fresh_database):
     assert audit(fresh_database) == []
 
 
-def test_trading_commands_say_they_are_not_available_in_this_build(bridge, desk, fresh_database):
+def test_in_safety_mode_trading_commands_reach_nothing(bridge, desk, fresh_database):
     ticket = desk.buy(0.1)
     bridge.trades.run()
+    sent = desk.simulation.calls().get("order_send", 0)
 
     answers = [
         send(bridge, signed("close", {"ticket": ticket})),
         send(bridge, signed("flatten", {"scope": "all"})),
         send(bridge, signed("set-sl-tp", {"ticket": ticket, "sl": 1.0})),
-        send(bridge, signed("pause-strategy", {"name": "ma_cross"})),
-        send(bridge, signed("reload-strategies")),
     ]
 
-    assert [a["code"] for a in answers] == ["not_available"] * 5
-    assert answers[0]["error"] == "not available in this build: the bridge has no order executor"
+    assert not any(a["ok"] for a in answers)
+    assert answers[0]["error"] == "TRADING_MODE=safety: no order is sent"
     assert [p.ticket for p in desk.mt5.positions_get()] == [ticket]  # nothing was closed
-    assert {status for *_, status, _ in audit(fresh_database)} == {"refused"}
+    assert desk.simulation.calls().get("order_send", 0) == sent
+    assert {status for *_, status, _ in audit(fresh_database)} == {"failed"}
+
+
+def test_strategy_commands_name_what_they_find(bridge):
+    unknown = send(bridge, signed("pause-strategy", {"name": "nope"}))
+    reloaded = send(bridge, signed("reload-strategies"))
+
+    assert (unknown["ok"], unknown["code"]) == (False, "unknown_strategy")
+    assert reloaded["ok"] and reloaded["result"]["strategies"] == []

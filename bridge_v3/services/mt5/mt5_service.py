@@ -434,6 +434,21 @@ class MT5Service:
         deals = self.call("history_deals_get", position=int(position), priority=Priority.HIGH)
         return [to_utc_fields(d, self.server_time) for d in deals]
 
+    def order_check(self, request: dict) -> dict:
+        """``order_check`` at HIGH priority: retcode 0 when the request would pass."""
+        return self.call("order_check", dict(request), priority=Priority.HIGH)
+
+    def order_send(self, request: dict) -> dict:
+        """``order_send`` at HIGH priority, ahead of history pulls; sent once only. A failure
+        that leaves the order's fate open raises TerminalOutcomeUnknownError or
+        TerminalDisconnectedError: look the order up, never send it again."""
+        return self.call("order_send", dict(request), priority=Priority.HIGH)
+
+    def order_deals(self, order: int) -> list[dict]:
+        """The deals an order made (times in UTC)."""
+        deals = self.call("history_deals_get", ticket=int(order), priority=Priority.HIGH)
+        return [to_utc_fields(d, self.server_time) for d in deals]
+
     def server_now(self) -> int:
         """Now on the broker's clock (seconds), for deciding which bar is still forming."""
         return self.server_time.to_server(self._clock())

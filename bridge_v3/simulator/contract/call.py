@@ -6,7 +6,8 @@ In order, as the real module behaves:
    leaves ``last_error()`` untouched;
 2. ``last_error()`` is reset to (1, 'Success');
 3. the body runs under the terminal's lock (the real module holds the GIL for the whole
-   call, so calls never interleave);
+   call, so calls never interleave), and the call is counted (``Simulation.calls()``, the
+   control module's ``calls()``: never an attribute of the face);
 4. a ``CallFailed`` raised anywhere in the body becomes the function's failure value plus
    its ``last_error()``; a ``MarketError`` from the market likewise; a struct that cannot be
    built is (-1, 'Terminal: Call failed'), as in the real module, and is logged because
@@ -47,6 +48,7 @@ def api(convention: str, failure: Any = None) -> Callable[[F], F]:
             elif convention == VARARGS:
                 reject_keywords(name, kwargs)
             with self._lock:
+                self._calls[name] += 1  # counted as the terminal sees them (faults included)
                 self._last_error.reset()
                 return _run(self, function, failure, args, kwargs)
 

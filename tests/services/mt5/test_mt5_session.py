@@ -174,6 +174,41 @@ def test_shutdown_waits_a_bounded_time_for_a_call_in_progress(caplog):
         service.account_info()  # refused after shutdown, even though it could not finish
 
 
+def test_order_send_is_never_repeated_after_an_ipc_fault_and_says_the_order_may_exist():
+    service, clients, clock, simulation = build()
+    service.connect(["EURUSD"])
+    simulation.terminal._set_fault_plan(FaultPlan(seed=1, ipc_timeout_rate=1.0))
+    request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
+
+    with pytest.raises(TerminalOutcomeUnknownError, match="may have taken effect"):
+        service.order_send(request)
+    simulation.terminal._set_fault_plan(None)
+
+    assert clients[-1].names().count("order_send") == 1  # one attempt, never a second
+    assert service.connected  # a lone timeout keeps the connection
+    simulation.terminal._set_fault_plan(FaultPlan(seed=1, ipc_timeout_rate=1.0))
+    with pytest.raises(TerminalError):
+        service.order_check(request)  # a check changes nothing: it is retried
+    simulation.terminal._set_fault_plan(None)
+    assert clients[-1].names().count("order_check") >= 2
+
+
+def test_order_send_into_a_terminal_that_is_gone_is_a_disconnection_sent_once():
+    service, clients, clock, simulation = build()
+    service.connect(["EURUSD"])
+    now = clock.now()
+    simulation.terminal._set_fault_plan(
+        FaultPlan(disconnected_from=now, disconnected_until=now + 60)
+    )
+    request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
+
+    with pytest.raises(TerminalDisconnectedError):
+        service.order_send(request)
+
+    assert [n for n in clients[-1].names() if n == "order_send"] == ["order_send"]
+    assert not service.connected
+
+
 class FailingOnce:
     """The simulator's client, except that the named function's answer is lost once: it
     reaches the terminal, then the caller sees (-10005, 'IPC timeout')."""
