@@ -10,11 +10,9 @@ Strategies and signed control commands call the same five methods: ``open``, ``c
    stops the order and is recorded);
 4. journals the intent (``order_intents``, committed) and only then calls ``order_send``,
    once, at HIGH priority;
-5. reads the answer: 10009/10008 filled/placed with the tickets; 10004/10020/10021 (the
-   order was *not* executed) sent again with a fresh price, at most ``ORDER_RETRIES``
-   times and never beyond the price tolerance, each attempt journalled first; any other
-   retcode ``rejected``; no answer (None, an IPC timeout, a lost connection) ``unknown``,
-   then resolved by looking the order up (:mod:`intent_lookup`), never by sending again.
+5. reads the answer (:mod:`order_sender`): filled or placed with the tickets, sent again
+   at a fresh price after a requote within the tolerance, rejected, or ``unknown`` and
+   then resolved by looking the order up, never by sending again.
 
 A new entry is refused while an earlier intent of the same strategy and symbol is still
 unresolved, so an order whose answer was lost can never be doubled, across restarts too.
@@ -38,32 +36,21 @@ from bridge_v3.controllers.order_requests import (
     risk_volume,
     within,
 )
+from bridge_v3.controllers.order_sender import OrderSender
 from bridge_v3.exceptions import (
     BridgeError,
-    DependencyError,
-    FatalError,
     TemporaryError,
-    TerminalDisconnectedError,
-    TerminalOutcomeUnknownError,
 )
 from bridge_v3.models.intent import OrderIntent, Outcome, new_intent_id
 from bridge_v3.models.risk import Decision
 from bridge_v3.services.intent_store import IntentStore
-from bridge_v3.services.mt5 import errors as mt5_errors
 from bridge_v3.services.mt5.contract import constants as mc
 from bridge_v3.services.mt5.mt5_service import MT5Service
 
 logger = logging.getLogger(__name__)
 
 CONTROL_MAGIC = 700_000  # orders a person asked for, with no strategy of their own
-DONE = {mc.TRADE_RETCODE_DONE: "filled", mc.TRADE_RETCODE_DONE_PARTIAL: "filled"}
-DONE[mc.TRADE_RETCODE_PLACED] = "placed"
-RESEND = frozenset(
-    {mc.TRADE_RETCODE_REQUOTE, mc.TRADE_RETCODE_PRICE_CHANGED, mc.TRADE_RETCODE_PRICE_OFF}
-)
 CHECK_PASSED = (0, mc.TRADE_RETCODE_DONE)
-# None from order_send with these codes: refused inside the terminal, nothing left it.
-LOCAL_REFUSALS = frozenset({-2, mt5_errors.API_DISABLED_CODE})
 
 
 @dataclass(frozen=True)
@@ -101,8 +88,9 @@ class OrderExecutor:
         self._settings = settings
         self._clock = clock
         self._lookup = lookup or IntentLookup(mt5, clock=clock)
+        self._sender = OrderSender(mt5, store, self._lookup, settings.retries, clock=clock)
         self._lock = threading.RLock()  # one execution at a time; the terminal is serial
-        self.totals: Counter[str] = Counter()  # outcomes by status, and order_send calls
+        self.totals: Counter[str] = self._sender.totals  # by status, and order_send calls
 
     # -- the public methods -----------------------------------------------------------
 
@@ -137,7 +125,7 @@ class OrderExecutor:
                 request = self._judged(request)
             except Refused as refusal:
                 return self._refuse(intent, refusal)
-            return self._send(intent.but(request=request), reference, price_tolerance)
+            return self._sender.send(intent.but(request=request), reference, price_tolerance)
 
     def close(
         self,
@@ -161,7 +149,7 @@ class OrderExecutor:
                 request = self._judged(self._closing(intent, position, volume))
             except Refused as refusal:
                 return self._refuse(intent, refusal)
-            return self._send(intent.but(request=request), None, None)
+            return self._sender.send(intent.but(request=request), None, None)
 
     def cancel(self, order_ticket: int, *, reason: str, by: str) -> Outcome:
         """Delete a pending order by ticket."""
@@ -180,7 +168,7 @@ class OrderExecutor:
                 request = self._judged(request, fill=False)
             except Refused as refusal:
                 return self._refuse(intent, refusal)
-            return self._send(intent.but(request=request), None, None)
+            return self._sender.send(intent.but(request=request), None, None)
 
     def modify(
         self, position_ticket: int, *, sl: float, tp: float, reason: str, by: str
@@ -204,7 +192,7 @@ class OrderExecutor:
                 request = self._judged(request, fill=False)
             except Refused as refusal:
                 return self._refuse(intent, refusal)
-            return self._send(intent.but(request=request), None, None)
+            return self._sender.send(intent.but(request=request), None, None)
 
     def resolve_open_intents(self) -> list[Outcome]:
         """Settle every intent left ``pending`` or ``unknown`` (by a crash, a lost answer)
@@ -217,7 +205,7 @@ class OrderExecutor:
             for intent in self._store.unresolved():
                 found = self._lookup.resolve(intent)
                 if found is not None:
-                    settled.append(self._record(found))
+                    settled.append(self._sender.record(found))
                     logger.warning(
                         "Intent %s (%s %s, left %s) resolved by looking it up: %s%s",
                         intent.intent_id,
@@ -408,140 +396,6 @@ class OrderExecutor:
             raise Refused(f"order_check failed: {error}") from error
         return int(check["retcode"]), str(check.get("comment", ""))
 
-    # -- sending ------------------------------------------------------------------------
-
-    def _send(self, intent: OrderIntent, reference: float | None, tolerance) -> Outcome:
-        request = intent.request
-        for attempt in range(1, self._settings.retries + 2):
-            intent = self._record(intent.but(status="pending", attempts=attempt, request=request))
-            self.totals["sent"] += 1
-            try:
-                result = self._mt5.order_send(request)
-            except (TerminalOutcomeUnknownError, TerminalDisconnectedError) as error:
-                return self._lost(intent, error)
-            except (FatalError, DependencyError) as error:  # -8 API disabled, -2 bad field
-                return self._finish(intent.but(status="rejected", error=str(error)))
-            except BridgeError as error:
-                if getattr(error, "code", None) in LOCAL_REFUSALS:
-                    return self._finish(intent.but(status="rejected", error=str(error)))
-                return self._lost(intent, error)
-            retcode = int(result["retcode"])
-            if retcode in DONE:
-                return self._finish(self._done(intent, result, retcode))
-            fresh = self._resend_price(intent, retcode, attempt, reference, tolerance)
-            if fresh is None:
-                return self._finish(self._rejected(intent, result, retcode))
-            request = {**request, "price": fresh}
-        raise AssertionError("unreachable: the last attempt always returns")
-
-    def _resend_price(self, intent, retcode, attempt, reference, tolerance) -> float | None:
-        """A fresh price to send again at, or None (not a resend case, no attempts left, or
-        the market moved beyond the tolerance)."""
-        if retcode not in RESEND or attempt > self._settings.retries:
-            return None
-        if intent.request.get("action") != mc.TRADE_ACTION_DEAL:
-            return None
-        buying = intent.request["type"] == mc.ORDER_TYPE_BUY
-        try:
-            fresh = market_price(self._mt5.tick(intent.symbol), buying)
-        except BridgeError:
-            return None
-        if not within(fresh, reference, tolerance):
-            logger.info(
-                "Intent %s: %s moved to %s, beyond the tolerance around %s: not sent again",
-                intent.intent_id,
-                intent.symbol,
-                fresh,
-                reference,
-            )
-            return None
-        return fresh
-
-    def _done(self, intent: OrderIntent, result: dict, retcode: int) -> OrderIntent:
-        kind = intent.kind
-        status = DONE[retcode] if kind in ("open", "close") else "done"
-        order, deal = int(result.get("order") or 0) or None, int(result.get("deal") or 0) or None
-        position = intent.request.get("position") or None
-        if kind == "open" and order is not None:
-            position = self._position_of(order) or position
-        return intent.but(
-            status=status,
-            retcode=retcode,
-            order_ticket=order,
-            deal_ticket=deal,
-            position_ticket=position,
-            result=_plain(result),
-            error=None,
-        )
-
-    def _position_of(self, order: int) -> int | None:
-        try:
-            deals = self._mt5.order_deals(order)
-        except BridgeError:
-            return None  # the trades sync mirrors the position anyway
-        return int(deals[0]["position_id"]) if deals else None
-
-    @staticmethod
-    def _rejected(intent: OrderIntent, result: dict, retcode: int) -> OrderIntent:
-        comment = result.get("comment") or ""
-        return intent.but(
-            status="rejected",
-            retcode=retcode,
-            result=_plain(result),
-            error=f"the terminal answered {retcode} {comment}".strip(),
-        )
-
-    def _lost(self, intent: OrderIntent, error: Exception) -> Outcome:
-        """No answer: the order may exist. Recorded as unknown, then looked up now; if the
-        terminal cannot tell yet, resolved later (before any new entry of this strategy and
-        symbol), never by sending again."""
-        intent = self._record(intent.but(status="unknown", error=f"no answer: {error}"))
-        self.totals["unknown"] += 1
-        logger.warning(
-            "Intent %s (%s %s): order_send gave no answer (%s); the order may exist: looking "
-            "it up, it is not sent again",
-            intent.intent_id,
-            intent.kind,
-            intent.symbol,
-            error,
-        )
-        try:
-            found = self._lookup.resolve(intent)
-        except TemporaryError as lookup_error:
-            logger.info("Intent %s stays unknown for now: %s", intent.intent_id, lookup_error)
-            found = None
-        return Outcome.of(self._record(found) if found is not None else intent)
-
-    # -- recording -----------------------------------------------------------------------
-
     def _refuse(self, intent: OrderIntent, refusal: Refused) -> Outcome:
         refused = intent.but(status=refusal.status, retcode=refusal.retcode, error=refusal.reason)
-        return self._finish(refused)
-
-    def _finish(self, intent: OrderIntent) -> Outcome:
-        self._record(intent)
-        self.totals[intent.status] += 1
-        level = logging.INFO if intent.status in ("filled", "placed", "done") else logging.WARNING
-        if intent.status == "refused":
-            level = logging.INFO
-        logger.log(
-            level,
-            "Intent %s (%s %s for %s): %s%s",
-            intent.intent_id,
-            intent.kind,
-            intent.symbol or "?",
-            intent.requested_by,
-            intent.status,
-            f" - {intent.error}" if intent.error else "",
-        )
-        return Outcome.of(intent)
-
-    def _record(self, intent: OrderIntent) -> OrderIntent:
-        """Committed when this returns."""
-        self._store.save(intent, datetime.fromtimestamp(self._clock(), tz=timezone.utc))
-        return intent
-
-
-def _plain(result: Mapping) -> dict:
-    """The answer as JSON-ready values (its request echo dropped: the row has it)."""
-    return {k: v for k, v in result.items() if k != "request"}
+        return self._sender.finish(refused)
