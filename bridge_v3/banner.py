@@ -55,9 +55,22 @@ def banner_lines(settings: Settings, backend: str, account: str = "") -> list[st
         f"  Crypto pairs:  {crypto}",
         f"  Strategies:    {', '.join(settings.trading.strategies) or 'none'}",
         f"  Log file:      {settings.logging.file}",
+        f"  Operations:    {_operations(settings)}",
         RULE,
     ]
     return lines
+
+
+def _operations(settings: Settings) -> str:
+    ops = settings.operations
+    endpoint = (
+        f"endpoint http://{ops.metrics_host}:{ops.metrics_port}"
+        if ops.metrics_port
+        else "no endpoint"
+    )
+    control = "remote control on" if ops.control_secret else "remote control off"
+    targets = len([u for u in ops.notify_urls.reveal().split(",") if u.strip()])
+    return f"{endpoint}, {control}, notifications to {targets} endpoint(s)"
 
 
 def check_table(rows: list[CheckRow]) -> str:

@@ -36,7 +36,9 @@ from bridge_v3.exceptions import (
     TemporaryError,
 )
 from bridge_v3.models.risk import RiskLimits
+from bridge_v3.operations import Operations
 from bridge_v3.services.bar_store import BarStore
+from bridge_v3.services.circuit_breaker import CircuitBreaker, guarded
 from bridge_v3.services.database_service import DatabaseService
 from bridge_v3.services.dependency import Dependency
 from bridge_v3.services.intent_store import IntentStore
@@ -126,6 +128,7 @@ class Bridge:
                 f"{pg.host}:{pg.port}",
                 meanwhile="storing waits; every series resumes from its watermark when it answers",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
         )
         self.mt5 = MT5Service(
@@ -138,6 +141,7 @@ class Bridge:
                 self.backend.description,
                 meanwhile="reconnecting with backoff; every series resumes from its watermark",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
         )
         self.worker = TaskWorker(settings.worker.max_workers, settings.worker.worker_timeout)
@@ -155,6 +159,24 @@ class Bridge:
         self.strategies: StrategyController | None = None
         self.status: StatusController | None = None
         self.activity: ActivityReport | None = None
+        self.running = False  # the jobs run (set by run())
+        self.operations = Operations(self)
+
+    def _breaker(self) -> CircuitBreaker:
+        ops = self.settings.operations
+        return CircuitBreaker(ops.breaker_failures, ops.breaker_cooldown, clock=self.clock)
+
+    def dependencies(self) -> dict:
+        """Each outside part's tracker (and breaker), by name."""
+        found = {"terminal": self.mt5.dependency, "postgres": self.database.dependency}
+        if self.publisher is not None:
+            found.update(redis=self.publisher.redis_state, outbox=self.publisher.spool_state)
+        return found
+
+    def _needs(self, func, *names: str):
+        """``func`` as a job held (counted, not run) while a breaker it needs is open."""
+        dependencies = self.dependencies()
+        return guarded(func, [dependencies[name] for name in names])
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -197,6 +219,7 @@ class Bridge:
         self._build_controllers(series)
         self._build_trading()
         self._start_trading()
+        self.operations.attach()
 
     @property
     def live(self) -> bool:
@@ -229,12 +252,14 @@ class Bridge:
                 meanwhile=f"storing goes on; messages wait in {self.outbox.path} and are sent "
                 "in order when it answers",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
             spool_state=Dependency(
                 "Outbox",
                 str(self.outbox.path),
                 meanwhile="messages of stored rows wait in PostgreSQL",
                 clock=self.clock,
+                breaker=self._breaker(),
             ),
             wall_clock=self.clock,
         )
@@ -448,9 +473,10 @@ class Bridge:
         return snapshot
 
     def store_trades(self):
-        committed = self.database.commits
+        committed, reconciling = self.database.commits, not self.trades.reconciled
         changes = self.trades.run()
         self._stored(committed, "positions, orders and deals mirrored")
+        self.operations.trades_synced(changes, reconciling=reconciling)
         return changes
 
     def sync_account(self):
@@ -487,24 +513,25 @@ class Bridge:
             )
 
     def schedule_jobs(self) -> None:
-        w = self.settings.worker
-        self.scheduler.add_job("prices", self.sync_prices, w.price_fetch_interval, Priority.NORMAL)
+        w, add, needs = self.settings.worker, self.scheduler.add_job, self._needs
+        both = ("terminal", "postgres")
+        add("prices", needs(self.sync_prices, *both), w.price_fetch_interval, Priority.NORMAL)
         if self.ticks.symbols:
-            self.scheduler.add_job(
-                "ticks", self.submit_tick_tasks, w.price_fetch_interval, Priority.NORMAL
+            add(
+                "ticks",
+                needs(self.submit_tick_tasks, *both),
+                w.price_fetch_interval,
+                Priority.NORMAL,
             )
-        self.scheduler.add_job("account", self.sync_account, w.metrics_sync_interval, Priority.HIGH)
-        self.scheduler.add_job("trades", self.sync_trades, w.trades_sync_interval, Priority.HIGH)
-        self.scheduler.add_job(
-            "risk", self.risk.run_check, w.risk_check_interval, Priority.CRITICAL
-        )
-        self.scheduler.add_job(
-            "symbols", self.symbols.refresh, SYMBOLS_REFRESH_SECONDS, Priority.LOW
-        )
-        self.scheduler.add_job("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
-        self.scheduler.add_job("clock", self.mt5.check_clock, CLOCK_CHECK_SECONDS, Priority.HIGH)
-        self.scheduler.add_job("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
-        self.scheduler.add_job("worker-stats", self.report, w.stats_interval, Priority.LOW)
+        add("account", needs(self.sync_account, *both), w.metrics_sync_interval, Priority.HIGH)
+        add("trades", needs(self.sync_trades, *both), w.trades_sync_interval, Priority.HIGH)
+        add("risk", needs(self.risk.run_check, *both), w.risk_check_interval, Priority.CRITICAL)
+        add("symbols", needs(self.symbols.refresh, *both), SYMBOLS_REFRESH_SECONDS, Priority.LOW)
+        add("heartbeat", self.status.beat, w.heartbeat_interval, Priority.HIGH)
+        add("clock", needs(self.mt5.check_clock, "terminal"), CLOCK_CHECK_SECONDS, Priority.HIGH)
+        add("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
+        add("worker-stats", self.report, w.stats_interval, Priority.LOW)
+        self.operations.schedule_jobs(self.scheduler)
 
     def run_once(self) -> None:
         """Every job once, in this thread, then return (``--once``)."""
@@ -525,6 +552,8 @@ class Bridge:
         self.schedule_jobs()
         self.scheduler.run_all()
         self.scheduler.start()
+        self.operations.start()
+        self.running = True
         logger.info(
             "Bridge running: %d series, jobs %s",
             len(self.prices.series),
@@ -538,6 +567,7 @@ class Bridge:
 
     def shutdown(self, *, drain_seconds: float = 5.0) -> None:
         """Ordered and bounded: nothing new starts, queued work drains, then connections close."""
+        self.operations.stop()
         self.scheduler.stop(timeout=2.0)
         unfinished = self.worker.stop(drain=True, timeout=drain_seconds)
         if unfinished:
@@ -555,6 +585,7 @@ class Bridge:
         self.database.close()
         self.mt5.shutdown()
         self.backend.close()
+        self.operations.close()
         logger.info("Bridge stopped")
 
     def _final_heartbeat(self) -> None:

@@ -18,6 +18,11 @@ class UnavailableError(TemporaryError):
     operator: count the failure and go on, without another log line or a traceback."""
 
 
+class CircuitOpenError(UnavailableError):
+    """A dependency's circuit breaker is open: nothing was called, and a probe goes through
+    after the cool-down. The worker counts such a run as held, not as a failure."""
+
+
 class DependencyError(BridgeError):
     """This item cannot be processed (bad symbol, bad data): skip it and go on."""
 

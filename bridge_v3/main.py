@@ -167,7 +167,12 @@ def _run_bridge(args: argparse.Namespace, settings: Settings, stop: threading.Ev
     for line in banner_lines(settings, bridge.backend.description, str(settings.mt5.account or "")):
         logger.info(line)
     try:
+        if not one_shot:
+            bridge.operations.open_endpoint()
         return _serve(args, bridge)
+    except ConfigError as error:  # the endpoint's port
+        logger.error("Configuration error: %s", error)
+        return EXIT_CONFIG
     finally:
         bridge.shutdown()
 

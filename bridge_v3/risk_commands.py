@@ -19,10 +19,9 @@ from datetime import datetime, timezone
 from bridge_v3.config.settings import Settings
 from bridge_v3.exceptions import ConfigError, StorageError
 from bridge_v3.models.risk import RiskState
-from bridge_v3.models.trade import iso
 from bridge_v3.services import bridge_state
 from bridge_v3.services.database_service import DatabaseService
-from bridge_v3.services.risk_events import RiskEvent, insert_event
+from bridge_v3.services.risk_latch import lift_halt
 from bridge_v3.services.risk_store import STATE_KEY
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -126,32 +125,10 @@ def _limit(value: int | None) -> str:
 def _reset(database: DatabaseService, account: int, by: str) -> int:
     now = datetime.now(timezone.utc)
     with database.connection() as conn, conn.cursor() as cursor:
-        value = bridge_state.read(cursor, account, STATE_KEY, for_update=True)
-        if value is None or value.get("state") != RiskState.HALTED.value:
-            state = value.get("state") if value else "not recorded"
-            _say(f"Account {account} is not halted (risk state {state}): nothing to lift.")
-            return EXIT_OK
-        reason = f"halt lifted by {by}"
-        lifted = {
-            **value,
-            "state": RiskState.ACTIVE.value,
-            "previous": RiskState.HALTED.value,
-            "reason": reason,
-            "since": iso(now),
-            "reset_by": by,
-            "reset_at": iso(now),
-            "rebase_pending": True,
-        }
-        bridge_state.write(cursor, account, STATE_KEY, lifted)
-        cursor.execute(
-            "UPDATE risk_events SET acknowledged_by = %s, acknowledged_at = %s WHERE account = %s"
-            " AND kind = 'state_change' AND state = 'HALTED' AND acknowledged_by IS NULL",
-            (by, now, account),
-        )
-        details = {k: value.get(k) for k in ("since", "reason", "daily_loss_pct", "equity")}
-        insert_event(
-            cursor, account, RiskEvent("reset", now, RiskState.ACTIVE.value, reason, details, by)
-        )
+        lifted, state = lift_halt(cursor, account, by, now)
+    if lifted is None:
+        _say(f"Account {account} is not halted (risk state {state}): nothing to lift.")
+        return EXIT_OK
     _say(
         f"Risk halt of account {account} lifted by {by}. The running bridge applies it at its "
         "next risk check; the day's loss then counts from the equity at that moment."

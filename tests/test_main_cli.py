@@ -54,6 +54,8 @@ def bridge_env(pg: dict, prefix: str, tmp_path: Path, **overrides: str) -> dict[
         "CRYPTO_PAIRS": "BTCUSD",
         "CRYPTO_TIMEFRAME": "M1",
         "INITIAL_HISTORY_DAYS": "1",
+        # No endpoint unless a test asks for one on a free port: test runs share the machine.
+        "METRICS_PORT": "0",
         "PRICE_FETCH_INTERVAL": "1",
         "METRICS_SYNC_INTERVAL": "1",
         "HEARTBEAT_INTERVAL": "1",

@@ -119,7 +119,15 @@ def test_a_shock_halts_the_running_bridge_and_only_a_reset_lifts_it(
         assert reset.returncode == 0, reset.stderr
         poll(lambda: risk_state(fresh_database)["day_start_source"] == "reset", 30, "the reset")
         assert risk_state(fresh_database)["state"] == "ACTIVE"
-        lifted = risk_messages(redis_client, redis_prefix)[-1]
+        # The message commits with the state and reaches Redis just after: wait for it.
+        lifted = poll(
+            lambda: (
+                "acknowledged_by" in risk_messages(redis_client, redis_prefix)[-1]
+                and risk_messages(redis_client, redis_prefix)[-1]
+            ),
+            30,
+            "the lift published",
+        )
         assert (lifted["state"], lifted["acknowledged_by"]) == ("ACTIVE", "alice")
         assert stop(bridges.pop()) == 0
         assert query(

@@ -32,6 +32,7 @@ from bridge_v3.config.settings import (
     LoggingSettings,
     MarketSettings,
     MT5Settings,
+    OperationsSettings,
     PostgresSettings,
     RedisSettings,
     RiskSettings,
@@ -54,6 +55,7 @@ _GROUPS = {
     "worker": WorkerSettings,
     "logging": LoggingSettings,
     "dashboard": DashboardSettings,
+    "operations": OperationsSettings,
 }
 
 
@@ -66,6 +68,10 @@ SETTING_PREFIXES = (
     "TRADING_",
     "FOREX_",
     "CRYPTO_",
+    "METRICS_",
+    "BREAKER_",
+    "CONTROL_",
+    "NOTIFY_",
     "STRATEG",
     "ORDER_",
 )

@@ -8,6 +8,7 @@ no repr of these objects ever shows a password.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from bridge_v3.config.constants import TIMEFRAMES, Backend, Timeframe, TradingMode
 from bridge_v3.config.secret import Secret
@@ -146,6 +147,20 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class OperationsSettings:
+    """Health and metrics endpoint, circuit breakers, signed remote control, notifications."""
+
+    metrics_host: str = "127.0.0.1"  # anything beyond loopback is logged as a WARNING
+    metrics_port: int = 9464  # 0: no endpoint
+    breaker_failures: int = 5  # consecutive failures that open a dependency's breaker
+    breaker_cooldown: float = 30.0  # seconds an open breaker waits before one probe
+    control_secret: Secret = field(default_factory=lambda: Secret(""))  # empty: control off
+    control_max_age: float = 30.0  # seconds a signed command stays valid
+    notify_urls: Secret = field(default_factory=lambda: Secret(""))  # webhook URLs hold tokens
+    notify_down_after: float = 60.0  # seconds a dependency is down before it is notified
+
+
+@dataclass(frozen=True)
 class Settings:
     mt5: MT5Settings = field(default_factory=MT5Settings)
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -157,6 +172,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    operations: OperationsSettings = field(default_factory=OperationsSettings)
     bridge_id: str = ""  # BRIDGE_ID; empty = hostname
     spool_path: str = "spool/outbox.sqlite3"
 
@@ -167,5 +183,12 @@ class Settings:
             self.postgres.password,
             self.redis.password,
             self.dashboard.password,
+            self.operations.control_secret,
         )
-        return [s.reveal() for s in values if s]
+        secrets = [s.reveal() for s in values if s]
+        # Webhook URLs carry their token in the path or query (Slack, Discord, Telegram).
+        for url in filter(None, self.operations.notify_urls.reveal().split(",")):
+            parts = urlsplit(url)
+            tail = parts.path + (f"?{parts.query}" if parts.query else "")
+            secrets += [url] + ([tail] if len(tail) >= 8 else [])
+        return secrets

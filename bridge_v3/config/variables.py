@@ -6,12 +6,15 @@ its settings group (``bridge_v3/config/settings.py``) at the dataclass default.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlsplit
 
 from bridge_v3.config.constants import Backend, TradingMode
 from bridge_v3.config.parsers import (
+    InvalidValue,
     parse_bool,
     parse_choice,
     parse_enum,
@@ -27,8 +30,11 @@ from bridge_v3.config.parsers import (
     parse_token,
     parse_zone,
 )
+from bridge_v3.config.secret import Secret
 
 _DAY = 86_400.0
+MIN_SECRET_LENGTH = 16
+_FORCED_FORM = re.compile(r"^(json|slack|discord|telegram)\+", re.IGNORECASE)
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _NAME = r"[A-Za-z0-9_.-]{1,64}"
@@ -51,6 +57,31 @@ def _interval(raw: str) -> float:
 
 def _percent(raw: str) -> float:
     return parse_float(raw, 0.0, 100.0, low_open=True)
+
+
+def _control_secret(raw: str) -> Secret:
+    """The HMAC key of remote control: long enough not to be guessed. Never echoed."""
+    secret = parse_secret(raw)
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise InvalidValue(
+            f"must be at least {MIN_SECRET_LENGTH} characters (value not shown); make one with "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    return secret
+
+
+def _notify_urls(raw: str) -> Secret:
+    """A comma list of http(s) URLs. They carry tokens: a message names an item by its
+    position and never shows it."""
+    urls = [item.strip() for item in raw.split(",") if item.strip()]
+    for number, url in enumerate(urls, start=1):
+        parts = urlsplit(url.split("+", 1)[1] if _FORCED_FORM.match(url) else url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidValue(
+                f"item {number} is not an http:// or https:// URL (value not shown); give "
+                "webhook URLs separated by commas"
+            )
+    return Secret(",".join(urls))
 
 
 @dataclass(frozen=True)
@@ -282,6 +313,28 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SPOOL_PATH", "", "spool_path", partial(parse_text, max_length=1024), "spool/outbox.sqlite3"
     ),
+    Variable("METRICS_HOST", "operations", "metrics_host", parse_host, "127.0.0.1"),
+    Variable(
+        "METRICS_PORT", "operations", "metrics_port", partial(parse_int, low=0, high=65535), "9464"
+    ),
+    Variable(
+        "BREAKER_FAILURES",
+        "operations",
+        "breaker_failures",
+        partial(parse_int, low=1, high=1000),
+        "5",
+    ),
+    Variable("BREAKER_COOLDOWN", "operations", "breaker_cooldown", _interval, "30"),
+    Variable("CONTROL_SECRET", "operations", "control_secret", _control_secret, "", secret=True),
+    Variable(
+        "CONTROL_MAX_AGE",
+        "operations",
+        "control_max_age",
+        partial(parse_float, low=1.0, high=3600.0),
+        "30",
+    ),
+    Variable("NOTIFY_URLS", "operations", "notify_urls", _notify_urls, "", secret=True),
+    Variable("NOTIFY_DOWN_AFTER", "operations", "notify_down_after", _interval, "60"),
 )
 
 VARIABLES_BY_NAME: dict[str, Variable] = {var.name: var for var in VARIABLES}

@@ -101,6 +101,10 @@ class PriceController:
         self._lock = threading.Lock()
         self._logged_rejections: set[tuple[str, str, str]] = set()
         self.totals: Counter[str] = Counter()
+        # Per (symbol, timeframe name): bars stored new, corrected, quarantined; and when
+        # the series was last stored (host clock): for the metrics page.
+        self.series_totals: dict[tuple[str, str], Counter[str]] = {}
+        self.series_updated: dict[tuple[str, str], float] = {}
 
     def load_watermarks(self) -> None:
         with self._lock:
@@ -263,6 +267,7 @@ class PriceController:
                 self._publisher.stage(conn, messages + corrections)
         with self._lock:
             self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        self._count_series(batches, corrections, now)
         fresh = sum(len(b.fresh) for b in batches)
         corrected = len(corrections) if publish else max(0, stored - fresh)
         if corrections:
@@ -352,6 +357,15 @@ class PriceController:
                     rejection.time,
                 )
         return new
+
+    def _count_series(self, batches: list[_Batch], corrections: list, now: float) -> None:
+        fixed = Counter((data["symbol"], data["timeframe"]) for _, _, data in corrections)
+        with self._lock:
+            for b in batches:
+                key = (b.symbol, b.timeframe.name)
+                counts = self.series_totals.setdefault(key, Counter())
+                counts.update(stored=len(b.fresh), corrected=fixed[key], quarantined=b.quarantined)
+                self.series_updated[key] = now
 
     def _count(self, result: SyncResult) -> None:
         with self._lock:

@@ -117,6 +117,8 @@ class RiskController:
             "reason": known.get("reason"),
             "since": known.get("since"),
             "daily_loss_pct": known.get("daily_loss_pct"),
+            "equity": known.get("equity"),
+            "open_positions": known.get("open_positions"),
             "ignored_readings": self.ignored_readings,
         }
 
@@ -177,6 +179,33 @@ class RiskController:
 
     def _note_mode(self, info: Mapping) -> None:
         self._hedging = info.get("margin_mode") == mc.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
+
+    # -- a person's halt -----------------------------------------------------------------
+
+    def halt(self, by: str, reason: str = "") -> dict:
+        """HALTED now, by a person (remote control): in the gate at once, persisted, an event
+        and an envelope on ``mt5:risk`` as for any change. Lifted only as any halt is."""
+        why = f"halted by {by}" + (f": {reason}" if reason else "")
+        moment = _utc(self._clock())
+        with self._lock:
+            with self._store.transaction() as tx:
+                saved = tx.state() or {}
+                if saved.get("state") == RiskState.HALTED.value:
+                    return {"state": "HALTED", "changed": False, "reason": saved.get("reason")}
+                previous = saved.get("state", RiskState.ACTIVE.value)
+                value = {**(self._known or {}), **saved, "state": RiskState.HALTED.value}
+                value.update(previous=previous, reason=why, since=iso(moment), rebase_pending=False)
+                tx.write_state(value)
+                event = RiskEvent("state_change", moment, "HALTED", why, {"previous": previous})
+                tx.add_event(event)
+                if "day" in value:  # a check has run: the figures for the message exist
+                    channel = self._publisher.redis.channel("risk")
+                    message = self._message(value, previous)
+                    self._publisher.stage(tx.connection, [(channel, "risk", message)])
+            self._known = value
+        logger.critical("Risk state %s -> HALTED: %s; no new exposure until lifted", previous, why)
+        self._publisher.deliver()
+        return {"state": "HALTED", "changed": True, "previous": previous, "reason": why}
 
     # -- the check ------------------------------------------------------------------------
 

@@ -4,8 +4,8 @@ An outage is told to the operator exactly twice: one WARNING when the dependency
 (naming it, its address and what the bridge does meanwhile) and one INFO when it answers
 again (how long it was away, how many attempts failed, what was caught up). Every failure
 in between is only counted; the counters go on the heartbeat. Whoever sees a failure calls
-``failed``; whoever sees real work succeed calls ``succeeded``. A circuit breaker can later
-grow from ``consecutive_failures``.
+``failed``; whoever sees real work succeed calls ``succeeded``. Both feed the dependency's
+``CircuitBreaker``: ``allows()`` says whether a job that needs it may call it now.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+
+from bridge_v3.services.circuit_breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +50,10 @@ class Dependency:
         *,
         meanwhile: str = "",
         clock: Callable[[], float] = time.time,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.name = name
+        self.breaker = breaker or CircuitBreaker(clock=clock)
         self.address = address
         self._meanwhile = meanwhile
         self._clock = clock
@@ -69,11 +73,21 @@ class Dependency:
         return self._up
 
     @property
+    def down_since(self) -> float:
+        """When it was lost (the tracker's clock); meaningful only while down."""
+        return self._since
+
+    @property
     def consecutive_failures(self) -> int:
         return self._consecutive
 
+    def allows(self) -> bool:
+        """False while the breaker is open: do not call the dependency now."""
+        return self.breaker.allow()
+
     def failed(self, error: object) -> bool:
         """Count a failed attempt; the first after being up logs the loss. True if it did."""
+        self.breaker.record_failure()
         with self._lock:
             self._failures += 1
             self._consecutive += 1
@@ -89,6 +103,7 @@ class Dependency:
     def succeeded(self, caught_up: str | Callable[[], str] = "") -> bool:
         """Note that work went through; the first success after a loss logs the recovery
         with ``caught_up`` (text, or a function giving it, called only then). True if it did."""
+        self.breaker.record_success()
         with self._lock:
             if self._up:
                 self._consecutive = 0
@@ -116,4 +131,5 @@ class Dependency:
                 "failures": self._failures,
                 "outages": self._outages,
                 "last_error": self._last_error or None,
+                "breaker": self.breaker.snapshot(),
             }

@@ -7,7 +7,10 @@ the known secret values and ``password=...`` / ``scheme://user:pass@`` patterns 
 message, its arguments and the exception text before any handler formats it.
 
 Timestamps are UTC. ``text`` lines read ``2026-11-20 10:15:00,120 INFO bridge_v3.x: msg``;
-``json`` lines are one object each: ``{"ts", "level", "logger", "message", "exc"}``.
+``json`` lines are one object each: ``{"ts", "level", "logger", "message", "exc", "task",
+"run_id"}``. A line logged during a task run names the run: ``... INFO bridge_v3.x
+[prices#1a2b3c4d]: msg`` in text, ``task`` and ``run_id`` in JSON (null outside a run; see
+``log_context``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from typing import TextIO
 from bridge_v3.config.redaction import Redactor
 from bridge_v3.config.settings import LoggingSettings
 from bridge_v3.exceptions import ConfigError
+from bridge_v3.services.log_context import TaskContextFilter, run_label
 
 _OURS = "_bridge_v3_handler"  # marks the handlers setup_logging installed
-_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(run_label)s: %(message)s"
 
 
 class SafeConsoleStream:
@@ -84,16 +88,22 @@ def _message(record: logging.LogRecord) -> str:
 
 
 class UtcTextFormatter(logging.Formatter):
-    """``2026-11-20 10:15:00,120 INFO bridge_v3.x: message`` with UTC times."""
+    """``2026-11-20 10:15:00,120 INFO bridge_v3.x: message`` with UTC times, and the task
+    run after the logger's name when there is one (``bridge_v3.x [prices#1a2b3c4d]:``)."""
 
     converter = time.gmtime
 
     def __init__(self) -> None:
         super().__init__(_TEXT_FORMAT)
 
+    def format(self, record: logging.LogRecord) -> str:
+        record.run_label = run_label(record)
+        return super().format(record)
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (ISO-8601 UTC, ms, Z), level, logger, message, exc."""
+    """One JSON object per line: ts (ISO-8601 UTC, ms, Z), level, logger, message, exc,
+    task and run_id (null outside a task run)."""
 
     def format(self, record: logging.LogRecord) -> str:
         exc = record.exc_text
@@ -107,6 +117,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "exc": exc or None,
+            "task": getattr(record, "task", None),
+            "run_id": getattr(record, "run_id", None),
         }
         return json.dumps(line, ensure_ascii=False)
 
@@ -133,8 +145,10 @@ def setup_logging(
     if stream is not None:
         handlers.append(logging.StreamHandler(SafeConsoleStream(stream)))
     redaction = RedactionFilter(secrets)
+    context = TaskContextFilter()
     formatter = JsonFormatter() if settings.format == "json" else UtcTextFormatter()
     for handler in handlers:
+        handler.addFilter(context)
         handler.addFilter(redaction)
         handler.setFormatter(formatter)
         setattr(handler, _OURS, True)

@@ -81,6 +81,7 @@ class Publisher:
         # The outbox's whole content, when it was numbered in this run and nothing older waits:
         # sent from memory instead of being read back. None otherwise (then it is read back).
         self._tail: tuple[list[Prepared], int] | None = None
+        self._sent_listeners: list[Callable[[Sequence[Prepared]], None]] = []
 
     def __repr__(self) -> str:
         return f"Publisher({self._redis!r}, {self._outbox!r}, pending={self._pending})"
@@ -348,7 +349,13 @@ class Publisher:
         self._outbox.ack_through(last_id)
         self._pending = max(0, self._pending - len(prepared))
         self.sent += len(prepared)
+        for listener in self._sent_listeners:
+            listener(prepared)
         return len(prepared)
+
+    def on_sent(self, listener: Callable[[Sequence[Prepared]], None]) -> None:
+        """Tell ``listener`` of every batch Redis accepted (what the metrics count)."""
+        self._sent_listeners.append(listener)
 
     def _due(self) -> bool:
         return not self._down or self._clock() >= self._next_try

@@ -94,6 +94,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._wall_anchor = datetime.datetime.now()
         self._clock_anchor = clock()
+        self.last_pass: float | None = None  # clock time of the thread's last pass
 
     def _now(self) -> datetime.datetime:
         return self._wall_anchor + datetime.timedelta(seconds=self._clock() - self._clock_anchor)
@@ -151,11 +152,19 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop_event.wait(self._poll):
+            self.last_pass = self._clock()
             try:
                 self.run_pending()
             except Exception:
                 # The edge of the loop: a failed pass must not end scheduling.
                 logger.exception("%s pass failed; trying again in %gs", self._name, self._poll)
+
+    def alive(self, within: float) -> bool:
+        """The thread runs and made a pass in the last ``within`` seconds (liveness)."""
+        thread, last = self._thread, self.last_pass
+        if thread is None or not thread.is_alive() or last is None:
+            return False
+        return self._clock() - last <= within
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop enqueueing; returns at once after the current pass (bounded by ``timeout``)."""

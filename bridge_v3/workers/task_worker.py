@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bridge_v3.config.constants import Priority
-from bridge_v3.exceptions import UnavailableError
+from bridge_v3.exceptions import CircuitOpenError, UnavailableError
+from bridge_v3.services.log_context import task_run
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class WorkerStats:
-    """A snapshot of the worker's counters (completed/failed/timed_out/skipped are totals)."""
+    """A snapshot of the worker's counters (completed/failed/timed_out/skipped/held are
+    totals). ``held``: runs that did not start work because a dependency they need has its
+    circuit breaker open."""
 
     active: int
     queued: int
@@ -50,13 +53,14 @@ class WorkerStats:
     failed: int
     timed_out: int
     skipped: int
+    held: int = 0
 
     def line(self) -> str:
         """The operator's one-line summary, as logged by ``TaskWorker.log_stats``."""
         return (
             f"Worker Stats - Active: {self.active}, Queued: {self.queued}, "
             f"Completed: {self.completed}, Failed: {self.failed}, "
-            f"Timed out: {self.timed_out}, Skipped: {self.skipped}"
+            f"Timed out: {self.timed_out}, Skipped: {self.skipped}, Held: {self.held}"
         )
 
 
@@ -82,7 +86,13 @@ class TaskWorker:
       the queue only when a thread is free to run it, so a late CRITICAL task still overtakes
       everything queued;
     - a name that is queued or running is refused: ``submit`` returns False, ``skipped`` += 1;
-    - a task that raises is logged once with its traceback and counted in ``failed``;
+    - a task that raises is logged once with its traceback and counted in ``failed``; one
+      that raises ``UnavailableError`` (a dependency down, already told) is only counted in
+      ``failed``, and one that raises ``CircuitOpenError`` (a breaker open: nothing was
+      called) only in ``held``;
+    - every line logged during a run carries the task's name and a run id (``log_context``);
+    - ``listen(callback)`` is told of every finished run: ``(name, seconds, outcome)`` with
+      outcome ``completed``, ``failed`` or ``held``;
     - a task running past its timeout is reported once and counted in ``timed_out``. Python
       cannot kill a thread, so its name stays busy until it really returns, and it is then
       also counted in ``completed`` or ``failed``;
@@ -115,7 +125,8 @@ class TaskWorker:
         self._queued: set[str] = set()
         self._running: dict[str, _Run] = {}
         self._dropped: list[str] = []
-        self._completed = self._failed = self._timed_out = self._skipped = 0
+        self._completed = self._failed = self._timed_out = self._skipped = self._held = 0
+        self._listeners: list[Callable[[str, float, str], None]] = []
         self._accepting = True
         self._stopped = False
         self._halt = threading.Event()  # threads take no further task once set
@@ -276,30 +287,50 @@ class TaskWorker:
             self._running[task.name] = _Run(
                 task, self._clock(), limit, threading.current_thread().name
             )
-        succeeded = self._call(task)
+        started = time.perf_counter()
+        with task_run(task.name):
+            outcome = self._call(task)
+        seconds = time.perf_counter() - started
         with self._lock:
             run = self._running.pop(task.name)
-            if succeeded:
+            if outcome == "completed":
                 self._completed += 1
+            elif outcome == "held":
+                self._held += 1
             else:
                 self._failed += 1
         if run.reported:
             age = self._clock() - run.started
             logger.info("Task %s returned after %.1fs (timeout %.1fs)", task.name, age, limit)
+        self._tell(task.name, seconds, outcome)
 
     @staticmethod
-    def _call(task: Task) -> bool:
+    def _call(task: Task) -> str:
         try:
             task.func()
+        except CircuitOpenError as error:
+            logger.debug("Task %s held: %s", task.name, error)
+            return "held"
         except UnavailableError as error:
             # A dependency is down and its tracker has said so once: count, nothing more.
             logger.debug("Task %s failed: %s", task.name, error)
-            return False
+            return "failed"
         except Exception:
             # The edge of the worker loop: one task's failure must not stop the others.
             logger.exception("Task %s failed; the worker goes on", task.name)
-            return False
-        return True
+            return "failed"
+        return "completed"
+
+    def listen(self, callback: Callable[[str, float, str], None]) -> None:
+        """Call ``callback(name, seconds, outcome)`` after every run (metrics)."""
+        self._listeners.append(callback)
+
+    def _tell(self, name: str, seconds: float, outcome: str) -> None:
+        for callback in self._listeners:
+            try:
+                callback(name, seconds, outcome)
+            except Exception:  # a listener must never cost the worker its thread
+                logger.exception("Run listener failed for task %s", name)
 
     # -- timeouts ----------------------------------------------------------------------------
 
@@ -345,7 +376,18 @@ class TaskWorker:
                 failed=self._failed,
                 timed_out=self._timed_out,
                 skipped=self._skipped,
+                held=self._held,
             )
+
+    def health(self) -> dict:
+        """Liveness: how many threads run (of how many), and how many are held by a task
+        past its timeout. ``alive`` is False when a thread died or every thread is stuck."""
+        with self._lock:
+            threads = self._threads[: self._max_workers]
+            stuck = sum(1 for run in self._running.values() if run.reported)
+        running = sum(1 for thread in threads if thread.is_alive())
+        alive = bool(threads) and running == self._max_workers and stuck < self._max_workers
+        return {"alive": alive, "threads": running, "of": self._max_workers, "stuck": stuck}
 
     def log_stats(self) -> None:
         """Log the one-line summary at INFO (the daemon's job calls this every minute). Run

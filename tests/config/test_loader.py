@@ -10,7 +10,7 @@ from bridge_v3.config.constants import TIMEFRAMES, Backend, TradingMode
 from bridge_v3.config.loader import ConfigErrors, load_settings
 from bridge_v3.config.secret import Secret
 from bridge_v3.config.settings import Settings
-from bridge_v3.config.variables import VARIABLES
+from bridge_v3.config.variables import VARIABLES, VARIABLES_BY_NAME
 from bridge_v3.exceptions import ConfigError
 
 TF = TIMEFRAMES
@@ -126,6 +126,19 @@ GOOD = [
     ("DASHBOARD_PASSWORD", " s3cret ", "dashboard.password", Secret(" s3cret ")),
     ("BRIDGE_ID", "vps-athens-1", "bridge_id", "vps-athens-1"),
     ("SPOOL_PATH", "data/outbox.db", "spool_path", "data/outbox.db"),
+    ("METRICS_HOST", "0.0.0.0", "operations.metrics_host", "0.0.0.0"),
+    ("METRICS_PORT", "0", "operations.metrics_port", 0),
+    ("BREAKER_FAILURES", "3", "operations.breaker_failures", 3),
+    ("BREAKER_COOLDOWN", "12.5", "operations.breaker_cooldown", 12.5),
+    ("CONTROL_SECRET", "k" * 16, "operations.control_secret", Secret("k" * 16)),
+    ("CONTROL_MAX_AGE", "10", "operations.control_max_age", 10.0),
+    (
+        "NOTIFY_URLS",
+        "https://hooks.slack.com/services/T/B/x , slack+http://127.0.0.1:9/hook",
+        "operations.notify_urls",
+        Secret("https://hooks.slack.com/services/T/B/x,slack+http://127.0.0.1:9/hook"),
+    ),
+    ("NOTIFY_DOWN_AFTER", "120", "operations.notify_down_after", 120.0),
 ]
 
 # (variable, bad raw value, words the message must contain): one row or more per variable.
@@ -210,6 +223,14 @@ BAD = [
     ("DASHBOARD_PASSWORD", "pa\nss", ["line breaks"]),
     ("BRIDGE_ID", "my bridge", ["letters, digits", "'my bridge'"]),
     ("SPOOL_PATH", "x" * 1025, ["at most 1024 characters"]),
+    ("METRICS_HOST", "http://x:9464", ["not a URL"]),
+    ("METRICS_PORT", "-1", ["from 0 to 65535"]),
+    ("BREAKER_FAILURES", "0", ["from 1 to 1000"]),
+    ("BREAKER_COOLDOWN", "0", ["greater than 0"]),
+    ("CONTROL_SECRET", "short-key", ["at least 16 characters", "value not shown"]),
+    ("CONTROL_MAX_AGE", "0.5", ["from 1 to 3600"]),
+    ("NOTIFY_URLS", "https://ok.example/a,ftp://tok3n@x/y", ["item 2", "value not shown"]),
+    ("NOTIFY_DOWN_AFTER", "-5", ["greater than 0"]),
 ]
 
 
@@ -236,8 +257,9 @@ def test_bad_value_names_variable_problem_and_example(name, raw, words):
     assert message.startswith(f"{name}: ")
     for word in words:
         assert word in message
-    secret = name.endswith("PASSWORD")
+    secret = VARIABLES_BY_NAME[name].secret
     assert (f"(example: {name}=" in message) is not secret
+    assert "tok3n" not in message
 
 
 @pytest.mark.parametrize("name", sorted(ALL_NAMES))
@@ -482,6 +504,7 @@ PASSWORDS = {
     "POSTGRES_PASSWORD": "Pg-S3cret$",
     "REDIS_PASSWORD": "Rd-Hidden#9",
     "DASHBOARD_PASSWORD": "Db-Gate%7",
+    "CONTROL_SECRET": "Ctl-Hmac-Key-0123456789",
 }
 
 
@@ -492,6 +515,15 @@ def test_settings_repr_never_shows_a_password():
     for password in PASSWORDS.values():
         assert password not in text
     assert sorted(settings.secrets()) == sorted(PASSWORDS.values())
+
+
+def test_webhook_tokens_are_secrets_and_never_shown():
+    url = "https://api.telegram.org/bot123456:AAH-tok3n/sendMessage?chat_id=-1001"
+    settings = load(NOTIFY_URLS=url)
+
+    assert url not in repr(settings) and "AAH-tok3n" not in repr(settings)
+    assert url in settings.secrets()
+    assert "/bot123456:AAH-tok3n/sendMessage?chat_id=-1001" in settings.secrets()
 
 
 def test_config_error_never_shows_a_password():

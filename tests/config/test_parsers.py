@@ -24,7 +24,8 @@ def test_a_parser_fails_only_with_invalid_value(var, raw):
     try:
         var.parse(raw)
     except InvalidValue as error:
-        if var.secret:
+        # A secret is never echoed (a value of a few characters may occur in any sentence).
+        if var.secret and len(raw) >= 6:
             assert raw not in str(error)
 
 

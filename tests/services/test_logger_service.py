@@ -13,6 +13,7 @@ import pytest
 
 from bridge_v3.config.settings import LoggingSettings
 from bridge_v3.exceptions import ConfigError
+from bridge_v3.services.log_context import task_run
 from bridge_v3.services.logger_service import setup_logging, shutdown_logging
 
 PASSWORD = "Sup3r-S3cret!pw"
@@ -94,6 +95,8 @@ def test_json_format_is_one_object_per_line(log_path):
         "logger": "bridge_v3.clock",
         "message": "tick",
         "exc": None,
+        "task": None,
+        "run_id": None,
     }
     assert records[1]["message"] == "two\nlines ünï"
     assert records[2]["level"] == "ERROR"
@@ -229,3 +232,29 @@ def test_unwritable_log_file_is_a_config_error(tmp_path):
         setup(blocker / "bridge.log")
 
     assert caught.value.variable == "LOG_FILE"
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_every_line_of_a_task_run_carries_its_task_and_run_id(log_path, log_format):
+    setup(log_path, format=log_format)
+    logger = logging.getLogger("bridge_v3.test")
+
+    logger.info("before")
+    with task_run("prices") as run_id:
+        logging.getLogger("bridge_v3.services.x").info("fetching")
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            logger.exception("failed")
+    logger.info("after")
+
+    lines = file_text(log_path).splitlines()
+    if log_format == "json":
+        found = [(json.loads(line)["task"], json.loads(line)["run_id"]) for line in lines]
+        assert found[-4:] == [(None, None), ("prices", run_id), ("prices", run_id), (None, None)]
+    else:
+        assert lines[-1].endswith(" INFO bridge_v3.test: after")
+        assert any(f" INFO bridge_v3.services.x [prices#{run_id}]: fetching" in x for x in lines)
+        assert any(f" ERROR bridge_v3.test [prices#{run_id}]: failed" in x for x in lines)
+        assert any(x.endswith(" INFO bridge_v3.test: before") for x in lines)
+    assert len(run_id) == 8

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bridge_v3.config.constants import Priority
-from bridge_v3.exceptions import DatabaseUnavailableError
+from bridge_v3.exceptions import CircuitOpenError, DatabaseUnavailableError
+from bridge_v3.services.log_context import TaskContextFilter
 from bridge_v3.workers.task_worker import QueueItem, Task, TaskWorker, WorkerStats
 
 WAIT = 5.0  # upper bound for a wait that normally ends at once; reached only on a bug
@@ -302,7 +303,7 @@ def test_stats_line_has_the_documented_format() -> None:
     stats = WorkerStats(active=2, queued=0, completed=145, failed=0, timed_out=0, skipped=3)
 
     assert stats.line() == (
-        "Worker Stats - Active: 2, Queued: 0, Completed: 145, Failed: 0, Timed out: 0, Skipped: 3"
+        "Worker Stats - Active: 2, Queued: 0, Completed: 145, Failed: 0, Timed out: 0, Skipped: 3, Held: 0"
     )
 
 
@@ -321,7 +322,7 @@ def test_log_stats_reports_the_live_counters(new_gate, workers, caplog) -> None:
         worker.log_stats()
 
     assert caplog.records[-1].getMessage() == (
-        "Worker Stats - Active: 1, Queued: 1, Completed: 2, Failed: 1, Timed out: 0, Skipped: 1"
+        "Worker Stats - Active: 1, Queued: 1, Completed: 2, Failed: 1, Timed out: 0, Skipped: 1, Held: 0"
     )
 
 
@@ -337,7 +338,7 @@ def test_log_stats_run_as_a_task_does_not_count_itself(new_gate, workers, caplog
 
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Worker Stats")]
     assert lines == [
-        "Worker Stats - Active: 1, Queued: 0, Completed: 0, Failed: 0, Timed out: 0, Skipped: 0"
+        "Worker Stats - Active: 1, Queued: 0, Completed: 0, Failed: 0, Timed out: 0, Skipped: 0, Held: 0"
     ]
 
 
@@ -357,6 +358,50 @@ def test_a_dependency_outage_is_counted_without_a_log_line(workers, caplog) -> N
     assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
         ("Task other failed; the worker goes on", True)
     ]
+
+
+def test_a_run_held_by_an_open_breaker_is_counted_held_not_failed(workers, caplog) -> None:
+    worker = workers(max_workers=1)
+    finished: list[tuple[str, str]] = []
+    worker.listen(lambda name, seconds, outcome: finished.append((name, outcome)))
+
+    def held() -> None:
+        raise CircuitOpenError("PostgreSQL breaker open")
+
+    with caplog.at_level(logging.INFO, logger="bridge_v3.workers.task_worker"):
+        worker.submit("prices", held)
+        worker.submit("account", lambda: None)
+        assert wait_for(lambda: len(finished) == 2)
+
+    stats = worker.stats()
+    assert (stats.held, stats.failed, stats.completed) == (1, 0, 1)
+    assert finished == [("prices", "held"), ("account", "completed")]
+    assert caplog.records == []
+
+
+def test_lines_logged_by_a_task_name_its_run(workers) -> None:
+    worker = workers(max_workers=1)
+    seen: list[tuple] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.getMessage(), record.task, record.run_id))
+
+    handler = Keep()
+    handler.addFilter(TaskContextFilter())
+    log = logging.getLogger("bridge_v3.test.runs")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for _ in range(2):
+            worker.submit("prices", lambda: log.info("one line"))
+            assert wait_for(lambda: worker.stats().active == 0 and worker.stats().queued == 0)
+        log.info("outside")
+    finally:
+        log.removeHandler(handler)
+
+    assert [task for _, task, _ in seen] == ["prices", "prices", None]
+    assert seen[0][2] != seen[1][2] and seen[0][2] and seen[2][2] is None
 
 
 # -- stopping ---------------------------------------------------------------------------------
