@@ -230,10 +230,11 @@ class FailingOnce:
         self._client.close()
 
 
-def test_an_order_send_whose_answer_is_lost_is_never_sent_again():
+def losing_once(function: str) -> tuple[MT5Service, FailingOnce]:
+    """A connected service whose terminal loses the answer of ``function`` once."""
     clock = ManualClock(START)
     simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
-    client = FailingOnce(simulation, "order_send")
+    client = FailingOnce(simulation, function)
     service = MT5Service(
         lambda: client,
         MT5Settings(server_timezone="Europe/Athens"),
@@ -243,6 +244,11 @@ def test_an_order_send_whose_answer_is_lost_is_never_sent_again():
         sleep=lambda seconds: None,
     )
     service.connect(["EURUSD"])
+    return service, client
+
+
+def test_an_order_send_whose_answer_is_lost_is_never_sent_again():
+    service, client = losing_once("order_send")
     request = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0, "type_filling": 1}
 
     with pytest.raises(TerminalOutcomeUnknownError, match="do not send it again"):
@@ -253,18 +259,7 @@ def test_an_order_send_whose_answer_is_lost_is_never_sent_again():
 
 
 def test_a_read_whose_answer_is_lost_is_asked_again():
-    clock = ManualClock(START)
-    simulation = create_simulation(SimulatorConfig(seed=11, history_days=5), clock)
-    client = FailingOnce(simulation, "positions_get")
-    service = MT5Service(
-        lambda: client,
-        MT5Settings(server_timezone="Europe/Athens"),
-        ServerTime("Europe/Athens"),
-        clock=clock.now,
-        monotonic=clock.now,
-        sleep=lambda seconds: None,
-    )
-    service.connect(["EURUSD"])
+    service, client = losing_once("positions_get")
     assert service.positions() == [] and client.reached == 2
 
 
