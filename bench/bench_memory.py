@@ -76,7 +76,9 @@ def sample(args, bridge: Bridge, stop: threading.Event) -> list[tuple[float, flo
     curve = []
     while True:
         minutes = (time.monotonic() - started) / 60
-        curve.append((minutes, rss_mb(), bridge.database.fetch_all("SELECT count(*) FROM bars")[0][0]))
+        curve.append(
+            (minutes, rss_mb(), bridge.database.fetch_all("SELECT count(*) FROM bars")[0][0])
+        )
         print(f"{minutes:6.1f} min  RSS {curve[-1][1]:7.1f} MiB  bars {curve[-1][2]:,}", flush=True)
         if minutes >= args.minutes or stop.wait(args.every):
             return curve
