@@ -1,0 +1,266 @@
+"""``--backfill`` as a user runs it: the whole process, timed, against a raw COPY of its rows.
+
+    .venv/bin/python -m bench.bench_backfill [--symbols 15] [--days 60] [--quick] [--scale]
+
+Runs ``python -m bridge_v3.main --backfill DAYS --timeframes M1`` as a subprocess on the
+simulated terminal (forex, gold and crypto symbols) into an empty scratch database, from
+start to exit; then COPYs the very rows it stored into an empty table of the same columns
+and primary key (the limit); then runs the same backfill again (everything is stored
+already). With ``--scale`` it then loads ``bars`` with ``--scale-rows`` rows of other
+accounts and symbols (``generate_series`` in SQL) and times a backfill of new accounts'
+history into that big table, and the steady cycle on it, against the empty-table figures.
+
+Prints a table, then, last, one JSON line with every figure. Aims: process >= 0.6 of the raw
+COPY; the second run under half the first; with ``--scale``, >= 0.8 of the empty table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench._common import scratch_database, scratch_redis, timed
+from bench.pipeline_measures import copy_limit, stored_rows
+from bridge_v3.config.settings import PostgresSettings
+from bridge_v3.services.database_service import DatabaseService
+
+FOREX = ("EURUSD", "GBPUSD", "USDJPY", "USDCHF", "AUDUSD", "USDCAD", "NZDUSD", "EURGBP",
+         "EURCHF", "EURAUD", "XAUUSD")  # fmt: skip
+CRYPTO = ("BTCUSD", "ETHUSD", "LTCUSD", "XRPUSD")
+AIM_COPY_RATIO = 0.60
+AIM_AGAIN_RATIO = 0.50
+AIM_SCALE_RATIO = 0.80
+ROOT = Path(__file__).resolve().parent.parent
+FULL = {"symbols": 15, "days": 60.0, "scale_rows": 20_000_000}
+QUICK = {"symbols": 2, "days": 1.0, "scale_rows": 200_000}
+
+
+def pick_symbols(count: int) -> tuple[list[str], list[str]]:
+    """``count`` symbols, crypto and gold among them: (forex and gold, crypto)."""
+    crypto = list(CRYPTO[: max(1, count * len(CRYPTO) // 15)]) if count > 1 else []
+    forex = [s for s in FOREX if s != "XAUUSD"][: max(0, count - len(crypto) - 1)]
+    return forex + ["XAUUSD"], crypto
+
+
+def backfill_env(
+    postgres: PostgresSettings, prefix: str, spool: Path, symbols: tuple[list, list]
+) -> dict[str, str]:
+    """The environment of one ``--backfill`` process: simulator, scratch database, Redis
+    prefix and spool of its own, no metrics endpoint."""
+    forex, crypto = symbols
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "REDIS_"))}
+    env.update(
+        MT5_BACKEND="simulator", SIM_SPEED="1", SIM_SEED="7", METRICS_PORT="0",
+        POSTGRES_HOST=postgres.host, POSTGRES_PORT=str(postgres.port), POSTGRES_DB=postgres.db,
+        POSTGRES_USER=postgres.user, POSTGRES_PASSWORD=postgres.password.reveal(),
+        REDIS_HOST=os.environ.get("TEST_REDIS_HOST", "127.0.0.1"),
+        REDIS_PORT=os.environ.get("TEST_REDIS_PORT", "6379"), REDIS_PREFIX=prefix,
+        SPOOL_PATH=str(spool / "outbox.sqlite3"), LOG_FILE=str(spool / "bridge.log"),
+        FOREX_PAIRS=",".join(forex), FOREX_TIMEFRAME="M1",
+        CRYPTO_ENABLED="true" if crypto else "false", CRYPTO_PAIRS=",".join(crypto) or "BTCUSD",
+        CRYPTO_TIMEFRAME="M1", TRADING_MODE="safety", STRATEGIES="",
+    )  # fmt: skip
+    return env
+
+
+def run_backfill(env: dict[str, str], days: float) -> float:
+    """Seconds from start to exit of one ``--backfill`` process (it must exit 0)."""
+    settings_file = Path(env["SPOOL_PATH"]).with_name("empty.env")
+    settings_file.touch()  # every setting comes from the environment
+    command = [sys.executable, "-m", "bridge_v3.main", "--env-file", str(settings_file)]
+    command += ["--backfill", f"{days:g}", "--timeframes", "M1"]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"--backfill exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def count_bars(db: DatabaseService, account_clause: str = "TRUE") -> int:
+    return db.fetch_all(f"SELECT count(*) FROM bars WHERE {account_clause}")[0][0]
+
+
+def measure(args: argparse.Namespace) -> dict:
+    symbols = pick_symbols(args.symbols)
+    with scratch_redis() as (_client, redis_settings):
+        with _scratch_bridge(redis_settings.prefix, symbols) as (db, env):
+            found = _measure_runs(args, db, env, symbols[0] + symbols[1])
+        if args.scale:
+            with _scratch_bridge(redis_settings.prefix + "s", symbols) as (db, env):
+                found["scale"] = _measure_scale(args, db, env)
+        return found
+
+
+@contextmanager
+def _scratch_bridge(prefix: str, symbols: tuple[list, list]):
+    """An empty scratch database and the environment of a backfill process into it."""
+    with scratch_database() as postgres, tempfile.TemporaryDirectory() as spool:
+        db = DatabaseService(postgres, application_name="bridge_v3_bench")
+        db.start()
+        try:
+            yield db, backfill_env(postgres, prefix, Path(spool), symbols)
+        finally:
+            db.close()
+
+
+def _measure_runs(args, db: DatabaseService, env: dict, symbols: list) -> dict:
+    first = run_backfill(env, args.days)
+    bars = count_bars(db)
+    rows = stored_rows(db, symbols)
+    if len(rows) != bars or not bars:
+        raise SystemExit(f"{len(rows)} M1 rows of {bars} stored; figures withheld")
+    copy = copy_limit(db, rows, repeats=1)
+    db.execute("DROP TABLE bars_raw")
+    again = run_backfill(env, args.days)
+    if count_bars(db) != bars:
+        raise SystemExit("the second run changed the number of bars; figures withheld")
+    return {"bars": bars, "symbols": len(symbols), "days": args.days,
+            "first_seconds": first, "copy_seconds": copy, "again_seconds": again}  # fmt: skip
+
+
+def _measure_scale(args, db: DatabaseService, env: dict) -> dict:
+    """Fill ``bars`` with other accounts' rows, then backfill into it from scratch."""
+    db.migrate()
+    loaded, _ = timed(lambda: load_big_table(db, args.scale_rows))
+    big = count_bars(db)
+    seconds = run_backfill(env, args.days)
+    return {"rows_before": big, "load_seconds": loaded, "bars": count_bars(db) - big,
+            "seconds": seconds}  # fmt: skip
+
+
+def load_big_table(db: DatabaseService, rows: int) -> None:
+    """``rows`` M1 bars of accounts and symbols the measured runs never touch, in SQL."""
+    series = 100
+    per_series = rows // series
+    db.execute(
+        "INSERT INTO bars (account, symbol, timeframe, time, open, high, low, close,"
+        " tick_volume, spread, real_volume)"
+        " SELECT 900000 + s / 20, 'BIG' || (s % 20), 'M1',"
+        " timestamptz '2010-01-01 00:00Z' + make_interval(mins => i),"
+        " 1.1 + (i % 97) * 1e-4, 1.1 + (i % 97) * 1e-4 + 2e-4, 1.1 + (i % 97) * 1e-4 - 2e-4,"
+        " 1.1 + (i % 89) * 1e-4, 10 + i % 50, 2, 0"
+        " FROM generate_series(0, %s - 1) AS s, generate_series(0, %s - 1) AS i",
+        (series, per_series),
+    )
+    with db.connection() as conn:
+        conn.commit()
+        conn.autocommit = True  # VACUUM runs outside a transaction
+        try:
+            conn.cursor().execute("VACUUM ANALYZE bars")
+        finally:
+            conn.autocommit = False
+
+
+def figures(found: dict) -> dict:
+    bars = found["bars"]
+    result = {
+        "backfill_process_bars": bars,
+        "backfill_process_symbols": found["symbols"],
+        "backfill_process_days": found["days"],
+        "backfill_process_seconds": round(found["first_seconds"], 2),
+        "backfill_process_bars_per_s": round(bars / found["first_seconds"]),
+        "backfill_raw_copy_rows_per_s": round(bars / found["copy_seconds"]),
+        "backfill_process_vs_raw_copy": round(found["copy_seconds"] / found["first_seconds"], 3),
+        "backfill_again_seconds": round(found["again_seconds"], 2),
+        "backfill_again_vs_first": round(found["again_seconds"] / found["first_seconds"], 3),
+    }
+    if "scale" in found:
+        s = found["scale"]
+        rate = s["bars"] / s["seconds"]
+        result.update(
+            scale_rows_before=s["rows_before"],
+            scale_load_seconds=round(s["load_seconds"], 1),
+            scale_backfill_bars_per_s=round(rate),
+            scale_backfill_vs_empty=round(rate / result["backfill_process_bars_per_s"], 3),
+        )
+    return result
+
+
+def aims(f: dict) -> dict[str, dict]:
+    checks = {
+        "backfill_process_vs_raw_copy": (AIM_COPY_RATIO, True),
+        "backfill_again_vs_first": (AIM_AGAIN_RATIO, False),
+        "scale_backfill_vs_empty": (AIM_SCALE_RATIO, True),
+    }
+    return {
+        name: {"value": f[name], "aim": aim, "met": f[name] >= aim if at_least else f[name] < aim}
+        for name, (aim, at_least) in checks.items()
+        if name in f
+    }
+
+
+def table(f: dict, *, quick: bool = False) -> str:
+    met = aims(f)
+    note = " (QUICK: smoke sizes, figures mean nothing)" if quick else ""
+    lines = [
+        f"--backfill {f['backfill_process_days']:g} --timeframes M1, "
+        f"{f['backfill_process_symbols']} symbols{note}: {f['backfill_process_bars']:,} bars",
+        f"{'figure':<46}{'value':>14}  aim",
+    ]
+    rows = [
+        ("process, start to exit (s)", f"{f['backfill_process_seconds']:.2f}", None),
+        ("process (bars/s)", f"{f['backfill_process_bars_per_s']:,}", None),
+        ("raw COPY of the same rows (rows/s)", f"{f['backfill_raw_copy_rows_per_s']:,}", None),
+        ("process / raw COPY", f"{f['backfill_process_vs_raw_copy']:.3f}",
+         "backfill_process_vs_raw_copy"),
+        ("second run, all stored (s)", f"{f['backfill_again_seconds']:.2f}", None),
+        ("second run / first", f"{f['backfill_again_vs_first']:.3f}", "backfill_again_vs_first"),
+    ]  # fmt: skip
+    if "scale_rows_before" in f:
+        rows += [
+            ("big table: rows already in bars", f"{f['scale_rows_before']:,}", None),
+            ("big table: loaded in (s)", f"{f['scale_load_seconds']:.1f}", None),
+            ("big table: backfill (bars/s)", f"{f['scale_backfill_bars_per_s']:,}", None),
+            ("big table / empty table", f"{f['scale_backfill_vs_empty']:.3f}",
+             "scale_backfill_vs_empty"),
+        ]  # fmt: skip
+    for label, value, key in rows:
+        verdict = ""
+        if key:
+            sign = ">=" if key != "backfill_again_vs_first" else "<"
+            verdict = f"{sign} {met[key]['aim']} {'met' if met[key]['met'] else 'MISSED'}"
+        lines.append(f"{label:<46}{value:>14}  {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def quick_figures() -> dict:
+    """The stage of ``bench.bench_pipeline``: a smoke-sized run's figures."""
+    args = parse_args(["--quick"])
+    return figures(measure(args))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 symbols x 1 day: a smoke run")
+    parser.add_argument("--symbols", type=int, help="symbols backfilled (at most 15)")
+    parser.add_argument("--days", type=float, help="days of M1 history")
+    parser.add_argument("--scale", action="store_true", help="also into a big bars table")
+    parser.add_argument("--scale-rows", type=int, help="rows loaded for --scale")
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if not 1 <= args.symbols <= len(FOREX) + len(CRYPTO):
+        parser.error(f"--symbols: 1 to {len(FOREX) + len(CRYPTO)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = figures(measure(args))
+    sys.stdout.write(table(results, quick=args.quick))
+    results["aims"] = aims(results)
+    sys.stdout.write(json.dumps(results) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
