@@ -17,6 +17,7 @@ COPY; the second run under half the first; with ``--scale``, >= 0.8 of the empty
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -27,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench._common import scratch_database, scratch_redis, timed
-from bench.pipeline_measures import copy_limit, stored_rows
 from bridge_v3.config.settings import PostgresSettings
+from bridge_v3.services.bar_store import BAR_COLUMNS
 from bridge_v3.services.database_service import DatabaseService
 
 FOREX = ("EURUSD", "GBPUSD", "USDJPY", "USDCHF", "AUDUSD", "USDCAD", "NZDUSD", "EURGBP",
@@ -112,18 +113,37 @@ def _scratch_bridge(prefix: str, symbols: tuple[list, list]):
 
 
 def _measure_runs(args, db: DatabaseService, env: dict, symbols: list) -> dict:
+    started = time.time()
     first = run_backfill(env, args.days)
     bars = count_bars(db)
-    rows = stored_rows(db, symbols)
-    if len(rows) != bars or not bars:
-        raise SystemExit(f"{len(rows)} M1 rows of {bars} stored; figures withheld")
-    copy = copy_limit(db, rows, repeats=1)
-    db.execute("DROP TABLE bars_raw")
+    if not bars:
+        raise SystemExit("the backfill stored nothing; figures withheld")
+    copy = raw_copy_seconds(db)
     again = run_backfill(env, args.days)
-    if count_bars(db) != bars:
-        raise SystemExit("the second run changed the number of bars; figures withheld")
+    # The simulated clock is real time: minutes closed since the first run are new.
+    allowed = len(symbols) * (int(time.time() - started) // 60 + 2)
+    if not 0 <= count_bars(db) - bars <= allowed:
+        raise SystemExit(f"the second run stored {count_bars(db) - bars} bars; figures withheld")
     return {"bars": bars, "symbols": len(symbols), "days": args.days,
             "first_seconds": first, "copy_seconds": copy, "again_seconds": again}  # fmt: skip
+
+
+def raw_copy_seconds(db: DatabaseService) -> float:
+    """PostgreSQL's own limit: the stored rows, already in COPY text (read back with COPY
+    TO), COPYed into an empty table of the same columns and primary key. Only the COPY
+    into the table is timed."""
+    columns = ", ".join(BAR_COLUMNS)
+    text = io.BytesIO()
+    with db.connection() as conn, conn.cursor() as cur:
+        cur.copy_expert(f"COPY (SELECT {columns} FROM bars ORDER BY {columns}) TO STDOUT", text)
+        cur.execute("CREATE TABLE bars_raw (LIKE bars INCLUDING ALL)")
+    text.seek(0)
+    with db.connection() as conn, conn.cursor() as cur:
+        seconds, _ = timed(
+            lambda: cur.copy_expert(f"COPY bars_raw ({columns}) FROM STDIN", text, size=1 << 20)
+        )
+        cur.execute("DROP TABLE bars_raw")
+    return seconds
 
 
 def _measure_scale(args, db: DatabaseService, env: dict) -> dict:

@@ -170,11 +170,26 @@ class PriceController:
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
             rates = rates[(rates["time"] >= start) & (rates["time"] <= min(end, forming - 1))]
             batch = self._validate(symbol, timeframe, rates, now)
-            total = _add(total, self._commit([batch], now, publish=False))
+            total = _add(total, self._commit_range(batch, (start, end), now))
             if progress:
                 progress(symbol, timeframe, total)
             start = end + 1
         return total
+
+    def _commit_range(self, batch: _Batch, span: tuple[int, int], now: float) -> SyncResult:
+        """Store one backfill chunk, the terminal's whole ``span`` (see
+        ``BarStore.save_range``), and move the watermark; nothing is published."""
+        marks = []
+        if len(batch.fresh):
+            marks = [(batch.symbol, batch.timeframe.name, int(batch.fresh["time"][-1]))]
+        stored = self._store.save_range(batch.symbol, batch.timeframe.name, batch.good, span, marks)
+        with self._lock:
+            self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        self._count_series([batch], [], now)
+        fresh = len(batch.fresh)
+        result = SyncResult(batch.fetched, stored, fresh, max(0, stored - fresh), batch.quarantined)
+        self._count(result)
+        return result
 
     def _forming_open(self, symbol: str, timeframe: Timeframe, now: float) -> int:
         """Open time of the bar still forming now (a backfill stops before it); past now
