@@ -150,9 +150,11 @@ class PriceController:
         days: float,
         *,
         chunk_days: float = 30,
-        progress: Callable[[str, Timeframe, SyncResult], None] | None = None,
+        progress: Callable[[SyncResult, float], None] | None = None,
     ) -> SyncResult:
-        """Load ``days`` of history in chunks, oldest first; stores without publishing.
+        """Load ``days`` of history in chunks, oldest first; stores without publishing (a
+        subscriber wants the bars as they close, not years of them at once). ``progress``
+        is told after each chunk: the totals so far and the fraction of the span done.
 
         Chunks are whole seconds, each ``[start, end]`` and the next from ``end + 1``: the
         terminal reads bounds as whole seconds, so fractional ones would leave a bar
@@ -164,7 +166,7 @@ class PriceController:
         total = SyncResult()
         # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
         # wrap round to recent bars and fetch them again.
-        start = int(max(now - days * DAY, DAY))
+        start = first = int(max(now - days * DAY, DAY))
         while start <= last_second:
             end = min(last_second, start + int(chunk_days * DAY))
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
@@ -172,7 +174,7 @@ class PriceController:
             batch = self._validate(symbol, timeframe, rates, now)
             total = _add(total, self._commit_range(batch, (start, end), now))
             if progress:
-                progress(symbol, timeframe, total)
+                progress(total, (end - first + 1) / (last_second - first + 1))
             start = end + 1
         return total
 
