@@ -14,9 +14,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass, replace
-from functools import partial
 
 import numpy as np
 
@@ -157,39 +155,28 @@ class PriceController:
         """Load ``days`` of history in chunks, oldest first; stores without publishing (a
         subscriber wants the bars as they close, not years of them at once). ``progress``
         is told after each chunk: the totals so far and the fraction of the span done.
+
+        Chunks are whole seconds, each ``[start, end]`` and the next from ``end + 1``: the
+        terminal reads bounds as whole seconds, so fractional ones would leave a bar
+        opening on a boundary in neither chunk.
         """
         now = self._clock()
         last_second = int(now)
         forming = self._forming_open(symbol, timeframe, now)
+        total = SyncResult()
         # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
         # wrap round to recent bars and fetch them again.
-        first = int(max(now - days * DAY, DAY))
-        spans = _spans(first, last_second, int(chunk_days * DAY))
-        fetch = partial(self._backfill_chunk, symbol, timeframe, forming, now)
-        total = SyncResult()
-        # The next chunk is fetched and validated while this one is written: the terminal
-        # and PostgreSQL work at the same time (the terminal's lock is not the database's).
-        with ThreadPoolExecutor(1, thread_name_prefix="backfill-fetch") as fetcher:
-            upcoming = fetcher.submit(fetch, spans[0]) if spans else None
-            for index, span in enumerate(spans):
-                batch = upcoming.result()
-                if index + 1 < len(spans):
-                    upcoming = fetcher.submit(fetch, spans[index + 1])
-                total = _add(total, self._commit_range(batch, span, now))
-                if progress:
-                    progress(total, (span[1] - first + 1) / (last_second - first + 1))
+        start = first = int(max(now - days * DAY, DAY))
+        while start <= last_second:
+            end = min(last_second, start + int(chunk_days * DAY))
+            rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
+            rates = rates[(rates["time"] >= start) & (rates["time"] <= min(end, forming - 1))]
+            batch = self._validate(symbol, timeframe, rates, now)
+            total = _add(total, self._commit_range(batch, (start, end), now))
+            if progress:
+                progress(total, (end - first + 1) / (last_second - first + 1))
+            start = end + 1
         return total
-
-    def _backfill_chunk(
-        self, symbol: str, timeframe: Timeframe, forming: int, now: float, span: tuple[int, int]
-    ) -> _Batch:
-        """The closed bars of ``span`` (whole seconds, both ends in), validated. Validating
-        before the previous chunk is committed is sound: the watermark only decides which
-        bars are new, and every bar here is newer than any of the previous chunk."""
-        start, end = span
-        rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
-        rates = rates[(rates["time"] >= start) & (rates["time"] <= min(end, forming - 1))]
-        return self._validate(symbol, timeframe, rates, now)
 
     def _commit_range(self, batch: _Batch, span: tuple[int, int], now: float) -> SyncResult:
         """Store one backfill chunk, the terminal's whole ``span`` (see
@@ -406,18 +393,6 @@ class PriceController:
                 corrected=result.corrected,
                 quarantined=result.quarantined,
             )
-
-
-def _spans(first: int, last: int, length: int) -> list[tuple[int, int]]:
-    """``[start, end]`` chunks from ``first`` to ``last`` in whole seconds, each next one from
-    ``end + 1``: the terminal reads bounds as whole seconds, so fractional ones would leave a
-    bar opening on a boundary in neither chunk."""
-    spans, start = [], first
-    while start <= last:
-        end = min(last, start + length)
-        spans.append((start, end))
-        start = end + 1
-    return spans
 
 
 def _add(a: SyncResult, b: SyncResult) -> SyncResult:
