@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,9 @@ def backfill_env(
     return env
 
 
-def run_backfill(env: dict[str, str], days: float) -> float:
-    """Seconds from start to exit of one ``--backfill`` process (it must exit 0)."""
+def run_backfill(env: dict[str, str], days: float) -> dict[str, float]:
+    """Seconds from start to exit of one ``--backfill`` process (it must exit 0), and from
+    its last line the seconds of the load itself and of those inside terminal calls."""
     settings_file = Path(env["SPOOL_PATH"]).with_name("empty.env")
     settings_file.touch()  # every setting comes from the environment
     command = [sys.executable, "-m", "bridge_v3.main", "--env-file", str(settings_file)]
@@ -82,7 +84,13 @@ def run_backfill(env: dict[str, str], days: float) -> float:
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"--backfill exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return seconds
+    last = done.stdout.strip().splitlines()[-1]  # "bars fetched: 12  ...  seconds: 1.5  ..."
+    summary = {k.strip(): v for k, v in re.findall(r"([a-z/ ]+): ([0-9.]+)", last)}
+    return {
+        "seconds": seconds,
+        "load_seconds": float(summary["seconds"]),
+        "terminal_seconds": float(summary["terminal seconds"]),
+    }
 
 
 def count_bars(db: DatabaseService, account_clause: str = "TRUE") -> int:
@@ -125,7 +133,7 @@ def _measure_runs(args, db: DatabaseService, env: dict, symbols: list) -> dict:
     if not 0 <= count_bars(db) - bars <= allowed:
         raise SystemExit(f"the second run stored {count_bars(db) - bars} bars; figures withheld")
     return {"bars": bars, "symbols": len(symbols), "days": args.days,
-            "first_seconds": first, "copy_seconds": copy, "again_seconds": again}  # fmt: skip
+            "first": first, "copy_seconds": copy, "again": again}  # fmt: skip
 
 
 def raw_copy_seconds(db: DatabaseService) -> float:
@@ -151,9 +159,9 @@ def _measure_scale(args, db: DatabaseService, env: dict) -> dict:
     db.migrate()
     loaded, _ = timed(lambda: load_big_table(db, args.scale_rows))
     big = count_bars(db)
-    seconds = run_backfill(env, args.days)
+    run = run_backfill(env, args.days)
     return {"rows_before": big, "load_seconds": loaded, "bars": count_bars(db) - big,
-            "seconds": seconds}  # fmt: skip
+            "seconds": run["seconds"]}  # fmt: skip
 
 
 def load_big_table(db: DatabaseService, rows: int) -> None:
@@ -180,17 +188,29 @@ def load_big_table(db: DatabaseService, rows: int) -> None:
 
 
 def figures(found: dict) -> dict:
-    bars = found["bars"]
+    bars, first, again, copy = found["bars"], found["first"], found["again"], found["copy_seconds"]
+    load = first["load_seconds"]
     result = {
         "backfill_process_bars": bars,
         "backfill_process_symbols": found["symbols"],
         "backfill_process_days": found["days"],
-        "backfill_process_seconds": round(found["first_seconds"], 2),
-        "backfill_process_bars_per_s": round(bars / found["first_seconds"]),
-        "backfill_raw_copy_rows_per_s": round(bars / found["copy_seconds"]),
-        "backfill_process_vs_raw_copy": round(found["copy_seconds"] / found["first_seconds"], 3),
-        "backfill_again_seconds": round(found["again_seconds"], 2),
-        "backfill_again_vs_first": round(found["again_seconds"] / found["first_seconds"], 3),
+        "backfill_process_seconds": round(first["seconds"], 2),
+        "backfill_process_bars_per_s": round(bars / first["seconds"]),
+        "backfill_raw_copy_seconds": round(copy, 2),
+        "backfill_raw_copy_rows_per_s": round(bars / copy),
+        "backfill_process_vs_raw_copy": round(copy / first["seconds"], 3),
+        "backfill_outside_load_seconds": round(first["seconds"] - load, 2),
+        "backfill_load_seconds": round(load, 2),
+        "backfill_load_terminal_seconds": round(first["terminal_seconds"], 2),
+        "backfill_load_vs_raw_copy": round(copy / max(load, 0.01), 3),
+        "backfill_load_beyond_terminal_vs_raw_copy": round(
+            copy / max(load - first["terminal_seconds"], 0.01), 3
+        ),
+        "backfill_again_seconds": round(again["seconds"], 2),
+        "backfill_again_load_seconds": round(again["load_seconds"], 2),
+        "backfill_again_terminal_seconds": round(again["terminal_seconds"], 2),
+        "backfill_again_vs_first": round(again["seconds"] / first["seconds"], 3),
+        "backfill_again_load_vs_first": round(again["load_seconds"] / max(load, 0.01), 3),
     }
     if "scale" in found:
         s = found["scale"]
@@ -227,12 +247,23 @@ def table(f: dict, *, quick: bool = False) -> str:
     ]
     rows = [
         ("process, start to exit (s)", f"{f['backfill_process_seconds']:.2f}", None),
+        ("  of which start-up and shut-down (s)", f"{f['backfill_outside_load_seconds']:.2f}",
+         None),
+        ("  of which the load (s)", f"{f['backfill_load_seconds']:.2f}", None),
+        ("    inside terminal calls (s)", f"{f['backfill_load_terminal_seconds']:.2f}", None),
         ("process (bars/s)", f"{f['backfill_process_bars_per_s']:,}", None),
+        ("raw COPY of the same rows (s)", f"{f['backfill_raw_copy_seconds']:.2f}", None),
         ("raw COPY of the same rows (rows/s)", f"{f['backfill_raw_copy_rows_per_s']:,}", None),
         ("process / raw COPY", f"{f['backfill_process_vs_raw_copy']:.3f}",
          "backfill_process_vs_raw_copy"),
+        ("load only / raw COPY", f"{f['backfill_load_vs_raw_copy']:.3f}", None),
+        ("load beyond terminal calls / raw COPY",
+         f"{f['backfill_load_beyond_terminal_vs_raw_copy']:.3f}", None),
         ("second run, all stored (s)", f"{f['backfill_again_seconds']:.2f}", None),
+        ("  its load (s)", f"{f['backfill_again_load_seconds']:.2f}", None),
+        ("    inside terminal calls (s)", f"{f['backfill_again_terminal_seconds']:.2f}", None),
         ("second run / first", f"{f['backfill_again_vs_first']:.3f}", "backfill_again_vs_first"),
+        ("second run / first, loads only", f"{f['backfill_again_load_vs_first']:.3f}", None),
     ]  # fmt: skip
     if "scale_rows_before" in f:
         rows += [
