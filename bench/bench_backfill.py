@@ -26,12 +26,17 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bench._common import scratch_database, scratch_redis, timed
-from bridge_v3.config.settings import PostgresSettings
+from bench.pipeline_measures import steady_cycles
+from bench.pipeline_rig import bench_settings, running_bridge, symbol_names
+from bridge_v3.config.constants import TIMEFRAMES
+from bridge_v3.config.settings import PostgresSettings, RedisSettings
 from bridge_v3.services.bar_store import BAR_COLUMNS
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.simulator.clock import ManualClock
 
 FOREX = ("EURUSD", "GBPUSD", "USDJPY", "USDCHF", "AUDUSD", "USDCAD", "NZDUSD", "EURGBP",
          "EURCHF", "EURAUD", "XAUUSD")  # fmt: skip
@@ -39,9 +44,12 @@ CRYPTO = ("BTCUSD", "ETHUSD", "LTCUSD", "XRPUSD")
 AIM_COPY_RATIO = 0.60
 AIM_AGAIN_RATIO = 0.50
 AIM_SCALE_RATIO = 0.80
+# The steady cycle's simulated clock: a Wednesday morning, forex open (as bench_pipeline).
+CYCLE_START = datetime(2026, 3, 25, 9, 0, 30, tzinfo=timezone.utc).timestamp()
+CYCLE_TIMEFRAMES = tuple(TIMEFRAMES[name] for name in ("M1", "M5", "M15"))
 ROOT = Path(__file__).resolve().parent.parent
-FULL = {"symbols": 15, "days": 60.0, "scale_rows": 20_000_000}
-QUICK = {"symbols": 2, "days": 1.0, "scale_rows": 200_000}
+FULL = {"symbols": 15, "days": 60.0, "scale_rows": 20_000_000, "cycles": 7}
+QUICK = {"symbols": 2, "days": 1.0, "scale_rows": 200_000, "cycles": 1}
 
 
 def pick_symbols(count: int) -> tuple[list[str], list[str]]:
@@ -100,12 +108,27 @@ def count_bars(db: DatabaseService, account_clause: str = "TRUE") -> int:
 def measure(args: argparse.Namespace) -> dict:
     symbols = pick_symbols(args.symbols)
     with scratch_redis() as (_client, redis_settings):
-        with _scratch_bridge(redis_settings.prefix, symbols) as (db, env):
+        with _scratch_bridge(redis_settings.prefix, symbols) as (db, env, _):
             found = _measure_runs(args, db, env, symbols[0] + symbols[1])
         if args.scale:
-            with _scratch_bridge(redis_settings.prefix + "s", symbols) as (db, env):
-                found["scale"] = _measure_scale(args, db, env)
+            with _scratch_bridge(redis_settings.prefix + "s", symbols) as (db, env, postgres):
+                found["scale"] = _measure_scale(args, db, env, postgres, redis_settings)
+            with scratch_database() as empty:
+                found["cycle"] = steady_cycle(empty, redis_settings, args.cycles)
         return found
+
+
+def steady_cycle(postgres: PostgresSettings, redis: RedisSettings, cycles: int) -> dict:
+    """``bench.pipeline_measures.steady_cycles`` (40 symbols x M1, M5, M15, one new bar
+    each) of a bridge in this process on the database of ``postgres``."""
+    clock = ManualClock(CYCLE_START)
+    with tempfile.TemporaryDirectory() as spool:
+        settings = bench_settings(
+            postgres, redis, str(Path(spool) / "outbox.sqlite3"), symbol_names(40),
+            CYCLE_TIMEFRAMES,
+        )  # fmt: skip
+        with running_bridge(settings, clock) as bridge:
+            return steady_cycles(bridge, clock, cycles)
 
 
 @contextmanager
@@ -115,7 +138,7 @@ def _scratch_bridge(prefix: str, symbols: tuple[list, list]):
         db = DatabaseService(postgres, application_name="bridge_v3_bench")
         db.start()
         try:
-            yield db, backfill_env(postgres, prefix, Path(spool), symbols)
+            yield db, backfill_env(postgres, prefix, Path(spool), symbols), postgres
         finally:
             db.close()
 
@@ -154,29 +177,32 @@ def raw_copy_seconds(db: DatabaseService) -> float:
     return seconds
 
 
-def _measure_scale(args, db: DatabaseService, env: dict) -> dict:
-    """Fill ``bars`` with other accounts' rows, then backfill into it from scratch."""
+def _measure_scale(args, db: DatabaseService, env: dict, postgres, redis) -> dict:
+    """Fill ``bars`` with other accounts' rows, then run steady cycles and a backfill (of
+    a later time: a cycle's simulated clock is in the past) on it."""
     db.migrate()
     loaded, _ = timed(lambda: load_big_table(db, args.scale_rows))
     big = count_bars(db)
+    cycle = steady_cycle(postgres, redis, args.cycles)
+    big_with_cycles = count_bars(db)
     run = run_backfill(env, args.days)
-    return {"rows_before": big, "load_seconds": loaded, "bars": count_bars(db) - big,
-            "seconds": run["seconds"]}  # fmt: skip
+    return {"rows_before": big, "load_seconds": loaded, "cycle": cycle,
+            "bars": count_bars(db) - big_with_cycles, "seconds": run["seconds"]}  # fmt: skip
 
 
 def load_big_table(db: DatabaseService, rows: int) -> None:
     """``rows`` M1 bars of accounts and symbols the measured runs never touch, in SQL."""
-    series = 100
-    per_series = rows // series
+    per_series = max(rows // 100, 1)  # 100 series: 5 accounts x 20 symbols
     db.execute(
         "INSERT INTO bars (account, symbol, timeframe, time, open, high, low, close,"
         " tick_volume, spread, real_volume)"
-        " SELECT 900000 + s / 20, 'BIG' || (s % 20), 'M1',"
+        " SELECT 900000 + s / 20, 'BIG' || mod(s, 20), 'M1',"
         " timestamptz '2010-01-01 00:00Z' + make_interval(mins => i),"
-        " 1.1 + (i % 97) * 1e-4, 1.1 + (i % 97) * 1e-4 + 2e-4, 1.1 + (i % 97) * 1e-4 - 2e-4,"
-        " 1.1 + (i % 89) * 1e-4, 10 + i % 50, 2, 0"
-        " FROM generate_series(0, %s - 1) AS s, generate_series(0, %s - 1) AS i",
-        (series, per_series),
+        " 1.1 + mod(i, 97) * 1e-4, 1.1 + mod(i, 97) * 1e-4 + 2e-4,"
+        " 1.1 + mod(i, 97) * 1e-4 - 2e-4, 1.1 + mod(i, 89) * 1e-4, 10 + mod(i, 50), 2, 0"
+        " FROM (SELECT n / %(per)s AS s, mod(n, %(per)s) AS i"
+        "       FROM generate_series(0, 100 * %(per)s - 1) AS n) AS g",  # in key order
+        {"per": per_series},
     )
     with db.connection() as conn:
         conn.commit()
@@ -220,6 +246,12 @@ def figures(found: dict) -> dict:
             scale_load_seconds=round(s["load_seconds"], 1),
             scale_backfill_bars_per_s=round(rate),
             scale_backfill_vs_empty=round(rate / result["backfill_process_bars_per_s"], 3),
+            scale_cycle_overhead_ms=round(s["cycle"]["overhead_seconds"] * 1000, 2),
+            empty_cycle_overhead_ms=round(found["cycle"]["overhead_seconds"] * 1000, 2),
+            # As a rate (cycles per second beyond the terminal): big over empty.
+            scale_cycle_vs_empty=round(
+                found["cycle"]["overhead_seconds"] / s["cycle"]["overhead_seconds"], 3
+            ),
         )
     return result
 
@@ -229,6 +261,7 @@ def aims(f: dict) -> dict[str, dict]:
         "backfill_process_vs_raw_copy": (AIM_COPY_RATIO, True),
         "backfill_again_vs_first": (AIM_AGAIN_RATIO, False),
         "scale_backfill_vs_empty": (AIM_SCALE_RATIO, True),
+        "scale_cycle_vs_empty": (AIM_SCALE_RATIO, True),
     }
     return {
         name: {"value": f[name], "aim": aim, "met": f[name] >= aim if at_least else f[name] < aim}
@@ -272,6 +305,12 @@ def table(f: dict, *, quick: bool = False) -> str:
             ("big table: backfill (bars/s)", f"{f['scale_backfill_bars_per_s']:,}", None),
             ("big table / empty table", f"{f['scale_backfill_vs_empty']:.3f}",
              "scale_backfill_vs_empty"),
+            ("steady cycle beyond terminal, empty table (ms)",
+             f"{f['empty_cycle_overhead_ms']:.1f}", None),
+            ("steady cycle beyond terminal, big table (ms)",
+             f"{f['scale_cycle_overhead_ms']:.1f}", None),
+            ("cycle rate, big table / empty table", f"{f['scale_cycle_vs_empty']:.3f}",
+             "scale_cycle_vs_empty"),
         ]  # fmt: skip
     for label, value, key in rows:
         verdict = ""
@@ -295,6 +334,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=float, help="days of M1 history")
     parser.add_argument("--scale", action="store_true", help="also into a big bars table")
     parser.add_argument("--scale-rows", type=int, help="rows loaded for --scale")
+    parser.add_argument("--cycles", type=int, help="steady cycles measured with --scale")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
