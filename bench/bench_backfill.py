@@ -321,10 +321,9 @@ def table(f: dict, *, quick: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def quick_figures() -> dict:
-    """The stage of ``bench.bench_pipeline``: a smoke-sized run's figures."""
-    args = parse_args(["--quick"])
-    return figures(measure(args))
+def stage(*, quick: bool) -> dict:
+    """The figures of a run at the full or quick sizes: ``bench.bench_pipeline``'s stage."""
+    return figures(measure(parse_args(["--quick"] if quick else [])))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
