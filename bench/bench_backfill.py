@@ -187,7 +187,8 @@ def _measure_scale(args, db: DatabaseService, env: dict, postgres, redis) -> dic
     big_with_cycles = count_bars(db)
     run = run_backfill(env, args.days)
     return {"rows_before": big, "load_seconds": loaded, "cycle": cycle,
-            "bars": count_bars(db) - big_with_cycles, "seconds": run["seconds"]}  # fmt: skip
+            "bars": count_bars(db) - big_with_cycles, "seconds": run["seconds"],
+            "backfill_load_seconds": run["load_seconds"]}  # fmt: skip
 
 
 def load_big_table(db: DatabaseService, rows: int) -> None:
@@ -251,6 +252,7 @@ def figures(found: dict) -> dict:
             scale_load_seconds=round(s["load_seconds"], 1),
             scale_backfill_bars_per_s=round(rate),
             scale_backfill_vs_empty=round(rate / result["backfill_process_bars_per_s"], 3),
+            scale_backfill_load_seconds=round(s["backfill_load_seconds"], 2),
             scale_cycle_overhead_ms=round(s["cycle"]["overhead_seconds"] * 1000, 2),
             empty_cycle_overhead_ms=round(found["cycle"]["overhead_seconds"] * 1000, 2),
             # As a rate (cycles per second beyond the terminal): big over empty.
@@ -308,6 +310,8 @@ def table(f: dict, *, quick: bool = False) -> str:
             ("big table: rows already in bars", f"{f['scale_rows_before']:,}", None),
             ("big table: loaded in (s)", f"{f['scale_load_seconds']:.1f}", None),
             ("big table: backfill (bars/s)", f"{f['scale_backfill_bars_per_s']:,}", None),
+            ("big table: the load of that backfill (s)",
+             f"{f['scale_backfill_load_seconds']:.2f}", None),
             ("big table / empty table", f"{f['scale_backfill_vs_empty']:.3f}",
              "scale_backfill_vs_empty"),
             ("steady cycle beyond terminal, empty table (ms)",
