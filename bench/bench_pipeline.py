@@ -15,7 +15,9 @@ measures, each against a baseline taken in the same run:
   through the daemon's worker pool; the median of ``--cycles`` cycles, wall time minus
   terminal-call time;
 - tick aggregation (``aggregate_ticks``) against pandas resample;
-- bar publishing through ``Publisher.publish_many`` against a bare pipelined PUBLISH loop.
+- bar publishing through ``Publisher.publish_many`` against a bare pipelined PUBLISH loop;
+- ``--backfill`` as a user runs it, a whole process (``bench.bench_backfill``: 15 symbols x
+  60 days, quick: 2 x 1), against a raw COPY of its rows, and run again over stored rows.
 
 Prints a table, then, last, one JSON line with every figure. Aims are DESIGN §6.
 ``--quick`` runs everything on tiny sizes (a smoke run: its figures mean nothing).
@@ -31,6 +33,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench import bench_backfill
 from bench import pipeline_measures as measures
 from bench._common import scratch_database, scratch_redis
 from bench.bench_tick_aggregation import PERIODS
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     found = measure_bridge(args)
+    found["backfill_process"] = bench_backfill.stage(quick=args.quick)
     periods = [p.strip() for p in args.tick_periods.split(",") if p.strip()]
     found["ticks"] = measures.tick_aggregation(args.ticks, periods, args.repeats)
     results = figures(found)

@@ -1,19 +1,20 @@
-"""``--backfill DAYS``: load history for the configured series, with progress, then exit."""
+"""``--backfill DAYS``: load history for the configured series, with progress (see
+``backfill_progress``), then exit."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
+from bridge_v3.backfill_progress import Progress, progress_for
 from bridge_v3.config.constants import Timeframe
 from bridge_v3.controllers.price_controller import SyncResult
 from bridge_v3.daemon import Bridge
 from bridge_v3.exceptions import DependencyError
 
 logger = logging.getLogger(__name__)
-
-PROGRESS_SECONDS = 5.0  # at most one progress line per series this often
 
 
 def select_series(
@@ -42,66 +43,65 @@ def run_backfill(
 ) -> int:
     """Load every selected series; exit code 0, or 1 when every series was skipped."""
     series = select_series(bridge.prices.series, symbols, timeframes)
-    started = clock()
-    total, skipped = SyncResult(), 0
-    for index, (symbol, timeframe) in enumerate(series, 1):
-        if bridge.stop_event.is_set():
-            break
-        progress = Progress(index, len(series), clock)
-        try:
-            result = bridge.prices.backfill(symbol, timeframe, days, progress=progress.report)
-        except DependencyError as error:
-            logger.error("%s %s skipped: %s", symbol, timeframe, error)
-            skipped += 1
-            continue
-        progress.report(symbol, timeframe, result, final=True)
-        total = SyncResult(total.fetched + result.fetched, total.stored + result.stored)
-    _report(total, max(clock() - started, 1e-9))
+    started, terminal = clock(), bridge.mt5.stats.total_seconds()
+    with progress_for(len(series), clock) as progress:
+        total, skipped = _load(bridge, series, days, progress)
+    _report(total, max(clock() - started, 1e-9), bridge.mt5.stats.total_seconds() - terminal)
     if series and skipped == len(series):
         logger.error("Backfill loaded nothing: every series asked for was skipped")
         return 1
     return 0
 
 
-def _report(total: SyncResult, elapsed: float) -> None:
+def _load(
+    bridge: Bridge, series: list[tuple[str, Timeframe]], days: float, progress: Progress
+) -> tuple[SyncResult, int]:
+    """Each series in turn; returns the totals and how many series were skipped."""
+    total, skipped = SyncResult(), 0
+    for index, (symbol, timeframe) in enumerate(series):
+        if bridge.stop_event.is_set():
+            break
+        chunk_done = partial(_chunk_done, progress, index, total.fetched)
+        try:
+            result = bridge.prices.backfill(symbol, timeframe, days, progress=chunk_done)
+        except DependencyError as error:
+            logger.error("%s %s skipped: %s", symbol, timeframe, error)
+            skipped += 1
+            continue
+        total = SyncResult(total.fetched + result.fetched, total.stored + result.stored)
+        progress.update(index, 1.0, total.fetched)
+        logger.info(
+            "[%d/%d] %s %s: %d bars fetched, %d rows written (done)",
+            index + 1,
+            len(series),
+            symbol,
+            timeframe,
+            result.fetched,
+            result.stored,
+        )
+    return total, skipped
+
+
+def _chunk_done(
+    progress: Progress, index: int, before: int, so_far: SyncResult, fraction: float
+) -> None:
+    progress.update(index, fraction, before + so_far.fetched)
+
+
+def _report(total: SyncResult, elapsed: float, terminal: float) -> None:
+    """The totals, and how much of the time the terminal took to answer (history it has
+    to load from its broker first can dominate)."""
     rate = total.fetched / elapsed
     logger.info(
-        "Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s)",
+        "Backfill done: %d bars fetched, %d rows written in %.1fs (%.0f bars/s;"
+        " %.1fs of it waiting for the terminal)",
         total.fetched,
         total.stored,
         elapsed,
         rate,
+        terminal,
     )
     print(
-        f"bars fetched: {total.fetched}  rows written: {total.stored}  seconds: {elapsed:.1f}  "
-        f"bars/s: {rate:.0f}"
+        f"bars fetched: {total.fetched}  rows written: {total.stored}  seconds: {elapsed:.2f}  "
+        f"bars/s: {rate:.0f}  terminal seconds: {terminal:.2f}"
     )
-
-
-class Progress:
-    """Progress of one series: a line when bars came in and ``PROGRESS_SECONDS`` passed since
-    the previous one, and a last line when the series is done."""
-
-    def __init__(self, index: int, count: int, clock: Callable[[], float]) -> None:
-        self._where = f"[{index}/{count}]"
-        self._clock = clock
-        self._last_line = clock()
-        self._fetched = 0
-
-    def report(
-        self, symbol: str, timeframe: Timeframe, total: SyncResult, *, final: bool = False
-    ) -> None:
-        grew, self._fetched = total.fetched > self._fetched, total.fetched
-        due = grew and self._clock() - self._last_line >= PROGRESS_SECONDS
-        if not (final or due):
-            return
-        self._last_line = self._clock()
-        logger.info(
-            "%s %s %s: %d bars fetched, %d rows written%s",
-            self._where,
-            symbol,
-            timeframe,
-            total.fetched,
-            total.stored,
-            " (done)" if final else "",
-        )

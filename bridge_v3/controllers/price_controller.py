@@ -150,9 +150,11 @@ class PriceController:
         days: float,
         *,
         chunk_days: float = 30,
-        progress: Callable[[str, Timeframe, SyncResult], None] | None = None,
+        progress: Callable[[SyncResult, float], None] | None = None,
     ) -> SyncResult:
-        """Load ``days`` of history in chunks, oldest first; stores without publishing.
+        """Load ``days`` of history in chunks, oldest first; stores without publishing (a
+        subscriber wants the bars as they close, not years of them at once). ``progress``
+        is told after each chunk: the totals so far and the fraction of the span done.
 
         Chunks are whole seconds, each ``[start, end]`` and the next from ``end + 1``: the
         terminal reads bounds as whole seconds, so fractional ones would leave a bar
@@ -164,17 +166,32 @@ class PriceController:
         total = SyncResult()
         # Never before 1970: the terminal cuts dates to 32 bits, so an earlier start would
         # wrap round to recent bars and fetch them again.
-        start = int(max(now - days * DAY, DAY))
+        start = first = int(max(now - days * DAY, DAY))
         while start <= last_second:
             end = min(last_second, start + int(chunk_days * DAY))
             rates = self._mt5.rates_range(symbol, timeframe.mt5, start, end, priority=Priority.LOW)
             rates = rates[(rates["time"] >= start) & (rates["time"] <= min(end, forming - 1))]
             batch = self._validate(symbol, timeframe, rates, now)
-            total = _add(total, self._commit([batch], now, publish=False))
+            total = _add(total, self._commit_range(batch, (start, end), now))
             if progress:
-                progress(symbol, timeframe, total)
+                progress(total, (end - first + 1) / (last_second - first + 1))
             start = end + 1
         return total
+
+    def _commit_range(self, batch: _Batch, span: tuple[int, int], now: float) -> SyncResult:
+        """Store one backfill chunk, the terminal's whole ``span`` (see
+        ``BarStore.save_range``), and move the watermark; nothing is published."""
+        marks = []
+        if len(batch.fresh):
+            marks = [(batch.symbol, batch.timeframe.name, int(batch.fresh["time"][-1]))]
+        stored = self._store.save_range(batch.symbol, batch.timeframe.name, batch.good, span, marks)
+        with self._lock:
+            self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        self._count_series([batch], [], now)
+        fresh = len(batch.fresh)
+        result = SyncResult(batch.fetched, stored, fresh, max(0, stored - fresh), batch.quarantined)
+        self._count(result)
+        return result
 
     def _forming_open(self, symbol: str, timeframe: Timeframe, now: float) -> int:
         """Open time of the bar still forming now (a backfill stops before it); past now

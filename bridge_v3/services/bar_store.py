@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 import numpy as np
+import psycopg2.errors
 from psycopg2.extras import execute_values
 
+from bridge_v3.services.copy_binary import VALUE_NAMES, bars_copy, read_stored
 from bridge_v3.services.database_service import DatabaseService
 
 BAR_COLUMNS = (
@@ -26,6 +29,13 @@ BAR_COLUMNS = (
 )
 BAR_KEY = ("account", "symbol", "timeframe", "time")
 BAR_VALUES = BAR_COLUMNS[4:]
+COPY_BARS = f"COPY bars ({', '.join(BAR_KEY + VALUE_NAMES)}) FROM STDIN (FORMAT binary)"
+READ_RANGE = (
+    f"COPY (SELECT time, {', '.join(VALUE_NAMES)} FROM bars"
+    " WHERE account = %s AND symbol = %s AND timeframe = %s"
+    " AND time BETWEEN to_timestamp(%s) AND to_timestamp(%s) ORDER BY time)"
+    " TO STDOUT (FORMAT binary)"
+)
 
 
 def utc_iso(seconds: np.ndarray) -> np.ndarray:
@@ -72,6 +82,69 @@ class BarStore:
         if watermarks:
             self._advance(conn, watermarks)
         return stored
+
+    def save_range(
+        self,
+        symbol: str,
+        timeframe: str,
+        rates: np.ndarray,
+        span: tuple[int, int],
+        watermarks: Sequence[tuple[str, str, int]],
+    ) -> int:
+        """Store one series' closed bars of ``span`` (first and last second, UTC), the whole
+        of what the terminal holds there, and move the watermarks, in one transaction; for
+        a backfill. Returns rows inserted or changed.
+
+        What is stored of the span is read first (one index range scan). Nothing stored
+        (a range loaded for the first time): the bars are COPYed straight into ``bars``,
+        without a merge; should another writer have stored one of them meanwhile, the
+        unique violation sends the batch through the merge instead. Something stored: only
+        the bars missing or different go through the merge, so a range stored already
+        costs a read and writes nothing.
+        """
+        with self.transaction() as conn:
+            stored = self._read_range(conn, symbol, timeframe, span)
+            if len(stored):
+                written = self._merge_changed(conn, symbol, timeframe, rates, stored)
+            else:
+                written = self._copy_new(conn, symbol, timeframe, rates)
+            if watermarks:
+                self._advance(conn, watermarks)
+        return written
+
+    def _read_range(self, conn, symbol: str, timeframe: str, span: tuple[int, int]) -> np.ndarray:
+        data = io.BytesIO()
+        with conn.cursor() as cursor:
+            query = cursor.mogrify(READ_RANGE, (self._account, symbol, timeframe, *span))
+            cursor.copy_expert(query.decode(), data)
+        return read_stored(data.getvalue())
+
+    def _copy_new(self, conn, symbol: str, timeframe: str, rates: np.ndarray) -> int:
+        if not len(rates):
+            return 0
+        data = io.BytesIO(bars_copy(self._account, symbol, timeframe, rates))
+        with conn.cursor() as cursor:
+            cursor.execute("SAVEPOINT bridge_copy")
+            try:
+                cursor.copy_expert(COPY_BARS, data, size=1 << 20)
+            except psycopg2.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT bridge_copy")
+                return self.save_many(conn, [(symbol, timeframe, rates)], [])
+            cursor.execute("RELEASE SAVEPOINT bridge_copy")
+        return len(rates)
+
+    def _merge_changed(
+        self, conn, symbol: str, timeframe: str, rates: np.ndarray, stored: np.ndarray
+    ) -> int:
+        """Merge the bars of ``rates`` that ``stored`` (sorted by time) lacks or holds with
+        other values."""
+        if not len(rates):
+            return 0
+        found = stored[np.minimum(np.searchsorted(stored["time"], rates["time"]), len(stored) - 1)]
+        same = found["time"] == rates["time"]
+        for name in VALUE_NAMES:
+            same &= found[name] == rates[name]
+        return self.save_many(conn, [(symbol, timeframe, rates[~same])], [])
 
     def stored(
         self, conn, bars: Sequence[tuple[str, str, int]]

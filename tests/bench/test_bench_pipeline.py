@@ -23,10 +23,13 @@ FIGURES = (
     "ticks", "tick_ticks_per_s", "tick_pandas_ticks_per_s", "tick_vs_pandas", "tick_vs_aim",
     "publish_messages", "publish_msgs_per_s", "bare_publish_msgs_per_s",
     "v2_publish_msgs_per_s", "publish_vs_bare", "publish_vs_v2",
+    "backfill_process_bars", "backfill_process_seconds", "backfill_raw_copy_rows_per_s",
+    "backfill_process_vs_raw_copy", "backfill_again_seconds", "backfill_again_vs_first",
 )  # fmt: skip
 AIMS = (
     "backfill_storage_vs_raw_copy", "backfill_vs_v2", "backfill_vs_v2_insert_only",
     "cycle_overhead_ms", "tick_ticks_per_s", "publish_vs_bare",
+    "backfill_process_vs_raw_copy", "backfill_again_vs_first",
 )  # fmt: skip
 
 
@@ -50,6 +53,7 @@ def test_quick_run_reports_every_figure_as_a_positive_number(capsys):
     # the quick sizes: 2 symbols x 3 timeframes in the cycle, 20 rows the V2 way
     assert report["cycle_series"] == 6 and report["v2_rows"] == 20
     assert any(line.startswith("backfill, storage") for line in lines[:-1])
+    assert any(line.startswith("--backfill again") for line in lines[:-1])
 
 
 def test_the_run_leaves_no_database_or_redis_keys_behind(capsys, monkeypatch, redis_client):
