@@ -19,7 +19,7 @@ from dataclasses import astuple, dataclass, replace
 import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
-from bridge_v3.controllers.bar_closure import GRACE, bar_ends, closed_mask, needs_tick
+from bridge_v3.controllers.bar_closure import GRACE, closed_mask, needs_tick, server_bar_ends
 from bridge_v3.controllers.bar_messages import (
     BAR_FIELDS,
     bar_messages,
@@ -197,28 +197,37 @@ class PriceController:
         last = self.watermark(symbol, timeframe)
         start = self._fetch_start(last, timeframe, now)
         rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
-        closed = self._closed(symbol, timeframe, rates, now)
-        batch = self._validate(symbol, timeframe, rates[closed], now)
+        # The bars' times on the broker clock and their ends serve both the closure test
+        # and the validation: converted once.
+        server, ends = self._times(timeframe, rates)
+        closed = self._closed_by_ends(symbol, ends, now)
+        batch = self._validate(
+            symbol, timeframe, rates[closed], now, times=(server[closed], ends[closed])
+        )
         forming = rates[~closed]
         batch.forming = forming[-1] if len(forming) else None
         return batch
 
-    def _ends(self, timeframe: Timeframe, rates: np.ndarray) -> np.ndarray:
-        """UTC end of each bar, found on the broker's clock (see ``bar_closure``)."""
+    def _times(self, timeframe: Timeframe, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each bar's open on the broker's clock and its UTC end, found on the broker's
+        clock (see ``bar_closure``)."""
         server_time = self._mt5.server_time
-        return bar_ends(
-            rates["time"],
+        server = server_time.to_server_array(rates["time"].astype(np.int64))
+        ends = server_bar_ends(
+            server,
             timeframe_period(timeframe),
-            server_time.to_server_array,
             lambda server: server_time.to_utc_array(server, ambiguous="earlier"),
         )
+        return server, ends
 
     def _closed(
         self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
     ) -> np.ndarray:
-        """Which bars are closed (see ``bar_closure``): the newest tick is asked only when
-        the host clock puts the last bar near its end."""
-        ends = self._ends(timeframe, rates)
+        """Which bars are closed (see ``bar_closure``)."""
+        return self._closed_by_ends(symbol, self._times(timeframe, rates)[1], now)
+
+    def _closed_by_ends(self, symbol: str, ends: np.ndarray, now: float) -> np.ndarray:
+        """The newest tick is asked only when the host clock puts the last bar near its end."""
         newest = self._newest_tick(symbol) if needs_tick(ends, now) else None
         return closed_mask(ends, newest_tick=newest, now=now)
 
@@ -230,10 +239,17 @@ class PriceController:
         return int(tick.get("time_msc") or int(tick["time"]) * 1000) / 1000
 
     def _validate(
-        self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        closed: np.ndarray,
+        now: float,
+        *,
+        times: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> _Batch:
+        """``times``: the bars' broker-clock opens and UTC ends when already known."""
         last = self.watermark(symbol, timeframe)
-        server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
+        server_times, end_times = self._times(timeframe, closed) if times is None else times
         # A bar the terminal calls closed may end up to the clock watch's tolerance after
         # the host's now (a host clock running behind): not "in the future".
         validation = validate_bars(
@@ -242,7 +258,7 @@ class PriceController:
             now,
             last,
             server_times=server_times,
-            end_times=self._ends(timeframe, closed),
+            end_times=end_times,
             tolerance_seconds=GRACE,
         )
         quarantined = self._quarantine(symbol, timeframe, validation.rejected)
