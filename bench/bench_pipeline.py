@@ -15,7 +15,8 @@ measures, each against a baseline taken in the same run:
   through the daemon's worker pool; the median of ``--cycles`` cycles, wall time minus
   terminal-call time;
 - tick aggregation (``aggregate_ticks``) against pandas resample;
-- bar publishing through ``Publisher.publish_many`` against a bare pipelined PUBLISH loop.
+- bar publishing through ``Publisher.publish_many`` against a bare redis-py pipeline of the
+  same PUBLISH + XADD commands with pre-serialised envelopes.
 
 Prints a table, then, last, one JSON line with every figure. Aims are DESIGN §6.
 ``--quick`` runs everything on tiny sizes (a smoke run: its figures mean nothing).
