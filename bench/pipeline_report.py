@@ -15,7 +15,13 @@ AIM_PUBLISH_RATIO = 0.80
 
 def figures(found: dict) -> dict[str, float]:
     """Every figure as a number (rates per second, times in ms, ratios)."""
-    return {**_backfill(found), **_cycle(found), **_ticks(found), **_publish(found)}
+    return {
+        **_backfill(found),
+        **_cycle(found),
+        **_ticks(found),
+        **_publish(found),
+        **_latency(found),
+    }
 
 
 def _backfill(found: dict) -> dict[str, float]:
@@ -78,6 +84,18 @@ def _publish(found: dict) -> dict[str, float]:
         "v2_publish_msgs_per_s": round(one_by_one),
         "publish_vs_bare": round(p["bare_seconds"] / p["seconds"], 3),
         "publish_vs_v2": round(p["messages"] / p["seconds"] / one_by_one, 1),
+    }
+
+
+def _latency(found: dict) -> dict[str, float]:
+    lat = found["latency"]
+    return {
+        "latency_bars": lat["bars"],
+        "latency_p50_ms": lat["p50_ms"],
+        "latency_p99_ms": lat["p99_ms"],
+        "latency_market_p50_ms": lat["market_p50_ms"],
+        "latency_bridge_p50_ms": lat["bridge_p50_ms"],
+        "latency_bridge_p99_ms": lat["bridge_p99_ms"],
     }
 
 
@@ -154,6 +172,15 @@ def _table_rows(f: dict[str, float], found: dict) -> list[tuple]:
         ("Publisher.publish_many (msg/s)", _n(f["publish_msgs_per_s"]),
          "V2: one PUBLISH per message (msg/s)", _n(f["v2_publish_msgs_per_s"]),
          f"{f['publish_vs_v2']:.1f}x", None, ""),
+        ("bar close -> subscriber, p50 (ms)", f"{f['latency_p50_ms']:.0f}",
+         "of it close -> first tick, p50 (ms)", f"{f['latency_market_p50_ms']:.0f}", "", None,
+         ""),
+        ("bar close -> subscriber, p99 (ms)", f"{f['latency_p99_ms']:.0f}",
+         "polling interval (ms)", "1000", "", None, ""),
+        ("first tick after close -> subscriber, p50 (ms)", f"{f['latency_bridge_p50_ms']:.0f}",
+         "polling interval (ms)", "1000", "", None, ""),
+        ("first tick after close -> subscriber, p99 (ms)", f"{f['latency_bridge_p99_ms']:.0f}",
+         "polling interval (ms)", "1000", "", None, ""),
     ]  # fmt: skip
 
 
