@@ -98,6 +98,9 @@ class PriceController:
         self._last_ttl = last_ttl
         self._overlap = overlap_bars
         self._watermarks: dict[tuple[str, str], int] = {}
+        # The values last stored for each series' newest bars, which the re-fetched overlap
+        # is compared with to see a broker correction: a steady cycle reads nothing back.
+        self._recent: dict[tuple[str, str], dict[int, tuple]] = {}
         self._lock = threading.Lock()
         self._logged_rejections: set[tuple[str, str, str]] = set()
         self.totals: Counter[str] = Counter()
@@ -283,6 +286,7 @@ class PriceController:
                 self._publisher.stage(conn, messages + corrections)
         with self._lock:
             self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        self._remember_recent(batches)
         self._count_series(batches, corrections, now)
         fresh = sum(len(b.fresh) for b in batches)
         corrected = len(corrections) if publish else max(0, stored - fresh)
@@ -311,17 +315,44 @@ class PriceController:
     def _corrections(self, conn, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
         """Messages for re-fetched bars whose stored values the broker has since changed,
         read before the upsert replaces them: ``correction: true`` and the ``previous`` values.
-        A re-fetched bar that was never stored is published as an ordinary bar."""
-        keys = [(b.symbol, b.timeframe.name, int(t)) for b in batches for t in b.revisited["time"]]
-        before = self._store.stored(conn, keys)
+        A re-fetched bar that was never stored is published as an ordinary bar.
+
+        A bar equal to what this bridge last stored for it is no news; only the others
+        (changed, or not remembered) are read from the database, in the caller's transaction.
+        """
+        fetched = {}
+        for b in batches:
+            series = (b.symbol, b.timeframe.name)
+            for time, values in _valued(b.revisited):
+                fetched[(*series, time)] = values
+        with self._lock:
+            unsure = [
+                key
+                for key, values in fetched.items()
+                if self._recent.get(key[:2], {}).get(key[2]) != values
+            ]
+        before = self._store.stored(conn, unsure)
+        unsure_keys = set(unsure)
         messages = []
         for b in batches:
             for rate in b.revisited:
                 key = (b.symbol, b.timeframe.name, int(rate["time"]))
-                now = tuple(rate[name].item() for name in BAR_FIELDS)
-                if before.get(key) != now:
+                if key in unsure_keys and before.get(key) != fetched[key]:
                     messages.append(correction_message(self._publisher, b, rate, before.get(key)))
         return messages
+
+    def _remember_recent(self, batches: list[_Batch]) -> None:
+        """After a commit: the values now stored for each series' newest bars (as many as
+        a sync re-fetches, and one more)."""
+        keep = self._overlap + 2
+        with self._lock:
+            for b in batches:
+                if not len(b.good):
+                    continue
+                recent = self._recent.setdefault((b.symbol, b.timeframe.name), {})
+                recent.update(_valued(b.good[-keep:]))
+                for time in sorted(recent)[:-keep]:
+                    del recent[time]
 
     def _report_corrections(self, corrections: list[tuple[str, str, dict]]) -> None:
         series = dict.fromkeys(f"{d['symbol']} {d['timeframe']}" for _, _, d in corrections)
@@ -392,6 +423,11 @@ class PriceController:
                 corrected=result.corrected,
                 quarantined=result.quarantined,
             )
+
+
+def _valued(rates: np.ndarray) -> list[tuple[int, tuple]]:
+    """(time, values in ``BAR_FIELDS`` order) of each bar, as the database returns them."""
+    return [(time, tuple(values)) for time, *values in rates[["time", *BAR_FIELDS]].tolist()]
 
 
 def _add(a: SyncResult, b: SyncResult) -> SyncResult:
