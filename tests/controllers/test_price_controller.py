@@ -63,9 +63,10 @@ def rig(fresh_database, redis_prefix, tmp_path):
     """(bridge, editing client, clock, the plain backend for reading the terminal's history)."""
     made = []
 
-    def make(start: float = START, **market):
+    def make(start: float = START, folder: str = "", **market):
         clock = ManualClock(start)
-        settings = settings_for(fresh_database, redis_prefix, tmp_path)
+        (tmp_path / folder).mkdir(exist_ok=True)
+        settings = settings_for(fresh_database, redis_prefix, tmp_path / folder)
         settings = replace(settings, market=replace(settings.market, **market))
         real = simulator_backend(settings.simulator, clock)
         client = EditingClient(real.open_client())
@@ -164,6 +165,39 @@ def test_a_broker_correction_updates_the_stored_bar_and_is_published_as_one(
 
     clock.advance(60)
     assert bridge.prices.sync("EURUSD", M1).corrected == 0  # the same values again: no news
+
+
+def test_a_correction_made_while_the_bridge_was_stopped_is_still_seen(
+    rig, fresh_database, redis_client, redis_prefix
+):
+    # The values last stored are remembered in memory; a restarted bridge remembers none and
+    # must read them back to see the broker's change.
+    first, _, clock, _ = rig()
+    first.prices.sync("EURUSD", M1)
+    before = bars_on(fresh_database)
+    corrected_time = before[-1][0]
+    new_close = before[-1][3] if before[-1][4] != before[-1][3] else before[-1][2]
+    moment = datetime.fromtimestamp(corrected_time, timezone.utc)
+    server_time = corrected_time + int(ZoneInfo("Europe/Athens").utcoffset(moment).seconds)
+
+    second, client, _, _ = rig(start=clock.now() + 60, folder="second")
+    client.edit = lambda rates: _with_close(rates, server_time, new_close)
+    result = second.prices.sync("EURUSD", M1)
+
+    assert result.corrected == 1 and result.new == 1
+    (row,) = [r for r in bars_on(fresh_database) if r[0] == corrected_time]
+    assert row[4] == new_close
+    published = [
+        json.loads(fields[b"envelope"])["data"]
+        for _, fields in redis_client.xrange(f"{redis_prefix}:stream:bar")
+    ]
+    (correction,) = [d for d in published if d.get("correction")]
+    assert correction["previous"]["close"] == before[-1][4]
+
+
+def _with_close(rates: np.ndarray, server_time: int, close: float) -> np.ndarray:
+    rates["close"][rates["time"] == server_time] = close
+    return rates
 
 
 def test_duplicates_and_rows_out_of_order_are_quarantined(rig, fresh_database, caplog):
