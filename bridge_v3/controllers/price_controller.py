@@ -120,7 +120,8 @@ class PriceController:
     def sync(self, symbol: str, timeframe: Timeframe) -> SyncResult:
         """Fetch, validate, store and publish what is new for one series."""
         now = self._clock()
-        return self._commit([self._prepare(symbol, timeframe, now)], now, publish=True)
+        fetched = [self._fetch(symbol, timeframe, now)]
+        return self._commit(self._prepare_all(fetched, now), now, publish=True)
 
     def sync_all(self, series: Iterable[tuple[str, Timeframe]] | None = None) -> SyncResult:
         """One cycle for every series: fetch each (the terminal is serial anyway), then store
@@ -135,15 +136,16 @@ class PriceController:
                 self.totals.update(held=1)
             return SyncResult()
         now = self._clock()
-        batches, skipped = [], 0
+        fetched, skipped = [], 0
         for symbol, timeframe in self.series if series is None else series:
             try:
-                batches.append(self._prepare(symbol, timeframe, now))
+                fetched.append(self._fetch(symbol, timeframe, now))
             except TerminalDisconnectedError:
                 break  # the MT5 service logged it and reconnects; store what we have
             except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
                 skipped += 1
+        batches = self._prepare_all(fetched, now)
         return replace(self._commit(batches, now, publish=True), skipped=skipped)
 
     def backfill(
@@ -196,20 +198,78 @@ class PriceController:
         step = timeframe.seconds or 31 * DAY
         return last - self._overlap * step
 
-    def _prepare(self, symbol: str, timeframe: Timeframe, now: float) -> _Batch:
-        last = self.watermark(symbol, timeframe)
-        start = self._fetch_start(last, timeframe, now)
-        rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
+    def _fetch(
+        self, symbol: str, timeframe: Timeframe, now: float
+    ) -> tuple[str, Timeframe, np.ndarray]:
+        start = self._fetch_start(self.watermark(symbol, timeframe), timeframe, now)
+        return symbol, timeframe, self._mt5.rates_range(symbol, timeframe.mt5, start, now)
+
+    def _prepare_all(
+        self, fetched: list[tuple[str, Timeframe, np.ndarray]], now: float
+    ) -> list[_Batch]:
+        """Closed, validated batches of the fetched series, in their order. The series of one
+        timeframe are converted and validated together: a cycle's cost does not grow with
+        a fixed price per series."""
+        by_timeframe: dict[str, list[int]] = {}
+        for position, (_, timeframe, _) in enumerate(fetched):
+            by_timeframe.setdefault(timeframe.name, []).append(position)
+        batches: list[_Batch | None] = [None] * len(fetched)
+        for positions in by_timeframe.values():
+            group = [fetched[p] for p in positions]
+            for position, batch in zip(positions, self._prepare_group(group, now), strict=True):
+                batches[position] = batch
+        return batches
+
+    def _prepare_group(
+        self, group: list[tuple[str, Timeframe, np.ndarray]], now: float
+    ) -> list[_Batch]:
+        """``_prepare_all`` for series of one timeframe."""
+        timeframe = group[0][1]
+        rates = np.concatenate([r for _, _, r in group])
+        bounds = np.cumsum([0] + [len(r) for _, _, r in group]).tolist()
         # The bars' times on the broker clock and their ends serve both the closure test
         # and the validation: converted once.
         server, ends = self._times(timeframe, rates)
-        closed = self._closed_by_ends(symbol, ends, now)
-        batch = self._validate(
-            symbol, timeframe, rates[closed], now, times=(server[closed], ends[closed])
+        closed = np.concatenate(
+            [
+                self._closed_by_ends(symbol, ends[start:stop], now)
+                for (symbol, _, _), start, stop in zip(group, bounds, bounds[1:], strict=False)
+            ]
         )
-        forming = rates[~closed]
-        batch.forming = forming[-1] if len(forming) else None
-        return batch
+        series = np.repeat(np.arange(len(group)), np.diff(bounds))
+        validation = validate_bars(
+            rates[closed],
+            timeframe,
+            now,
+            server_times=server[closed],
+            end_times=ends[closed],
+            tolerance_seconds=GRACE,  # see ``_validate``
+            groups=series[closed],
+        )
+        good_series = series[closed][validation.good_index]
+        good_bounds = np.searchsorted(good_series, np.arange(len(group) + 1)).tolist()
+        rejected: list[list] = [[] for _ in group]
+        for rejection in validation.rejected:
+            rejected[series[closed][rejection.index]].append(rejection)
+        batches = []
+        for number, (symbol, _, _) in enumerate(group):
+            own = slice(bounds[number], bounds[number + 1])
+            good = validation.good[good_bounds[number] : good_bounds[number + 1]]
+            last = self.watermark(symbol, timeframe)
+            fresh = good[good["time"] > last] if last is not None else good
+            forming = rates[own][~closed[own]]
+            batches.append(
+                _Batch(
+                    symbol,
+                    timeframe,
+                    good,
+                    fresh,
+                    int(closed[own].sum()),
+                    self._quarantine(symbol, timeframe, rejected[number]),
+                    forming[-1] if len(forming) else None,
+                )
+            )
+        return batches
 
     def _times(self, timeframe: Timeframe, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each bar's open on the broker's clock and its UTC end, found on the broker's
@@ -242,17 +302,10 @@ class PriceController:
         return int(tick.get("time_msc") or int(tick["time"]) * 1000) / 1000
 
     def _validate(
-        self,
-        symbol: str,
-        timeframe: Timeframe,
-        closed: np.ndarray,
-        now: float,
-        *,
-        times: tuple[np.ndarray, np.ndarray] | None = None,
+        self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float
     ) -> _Batch:
-        """``times``: the bars' broker-clock opens and UTC ends when already known."""
         last = self.watermark(symbol, timeframe)
-        server_times, end_times = self._times(timeframe, closed) if times is None else times
+        server_times, end_times = self._times(timeframe, closed)
         # A bar the terminal calls closed may end up to the clock watch's tolerance after
         # the host's now (a host clock running behind): not "in the future".
         validation = validate_bars(
