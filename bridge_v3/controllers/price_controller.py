@@ -35,6 +35,7 @@ from bridge_v3.services.publisher import Publisher
 logger = logging.getLogger(__name__)
 
 DAY = 86400
+RECENT_ROWS = 2000  # bars stored by one statement rather than through COPY
 
 
 @dataclass
@@ -332,7 +333,7 @@ class PriceController:
         messages = self._messages(batches) if publish else []
         with self._store.transaction() as conn:
             corrections = self._corrections(conn, batches) if publish else []
-            stored = self._store.save_many(
+            stored = self._save(
                 conn, [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
             )
             if messages or corrections:
@@ -356,6 +357,13 @@ class PriceController:
         )
         self._count(result)
         return result
+
+    def _save(self, conn, batches: list[tuple[str, str, np.ndarray]], marks: list) -> int:
+        """A cycle's few bars in one statement; a backfill chunk or a first load through
+        COPY, which is faster from some thousands of rows on."""
+        if sum(len(rates) for _, _, rates in batches) <= RECENT_ROWS:
+            return self._store.save_recent(conn, batches, marks)
+        return self._store.save_many(conn, batches, marks)
 
     def _messages(self, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
         """Every message a cycle's batches publish, in order: the new closed bars."""

@@ -10,6 +10,7 @@ import numpy as np
 from psycopg2.extras import execute_values
 
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.recent_bars import save_recent
 
 BAR_COLUMNS = (
     "account",
@@ -72,6 +73,16 @@ class BarStore:
         if watermarks:
             self._advance(conn, watermarks)
         return stored
+
+    def save_recent(
+        self,
+        conn,
+        batches: Sequence[tuple[str, str, np.ndarray]],
+        watermarks: Sequence[tuple[str, str, int]],
+    ) -> int:
+        """``save_many`` in one statement, for a cycle's few bars per series (see
+        ``recent_bars``)."""
+        return save_recent(conn, self._account, batches, watermarks)
 
     def stored(
         self, conn, bars: Sequence[tuple[str, str, int]]
