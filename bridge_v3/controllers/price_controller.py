@@ -24,7 +24,7 @@ from bridge_v3.controllers.bar_messages import (
     BAR_FIELDS,
     bar_messages,
     correction_message,
-    forming_bar_message,
+    forming_bar_messages,
 )
 from bridge_v3.controllers.bar_validation import timeframe_period, validate_bars
 from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
@@ -215,14 +215,19 @@ class PriceController:
         for position, (_, timeframe, _) in enumerate(fetched):
             by_timeframe.setdefault(timeframe.name, []).append(position)
         batches: list[_Batch | None] = [None] * len(fetched)
+        ticks: dict[str, float | None] = {}  # a symbol's newest tick, asked once per cycle
         for positions in by_timeframe.values():
             group = [fetched[p] for p in positions]
-            for position, batch in zip(positions, self._prepare_group(group, now), strict=True):
+            prepared = self._prepare_group(group, now, ticks)
+            for position, batch in zip(positions, prepared, strict=True):
                 batches[position] = batch
         return batches
 
     def _prepare_group(
-        self, group: list[tuple[str, Timeframe, np.ndarray]], now: float
+        self,
+        group: list[tuple[str, Timeframe, np.ndarray]],
+        now: float,
+        ticks: dict[str, float | None],
     ) -> list[_Batch]:
         """``_prepare_all`` for series of one timeframe."""
         timeframe = group[0][1]
@@ -233,7 +238,7 @@ class PriceController:
         server, ends = self._times(timeframe, rates)
         closed = np.concatenate(
             [
-                self._closed_by_ends(symbol, ends[start:stop], now)
+                self._closed_by_ends(symbol, ends[start:stop], now, ticks)
                 for (symbol, _, _), start, stop in zip(group, bounds, bounds[1:], strict=False)
             ]
         )
@@ -288,11 +293,18 @@ class PriceController:
         self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
     ) -> np.ndarray:
         """Which bars are closed (see ``bar_closure``)."""
-        return self._closed_by_ends(symbol, self._times(timeframe, rates)[1], now)
+        return self._closed_by_ends(symbol, self._times(timeframe, rates)[1], now, {})
 
-    def _closed_by_ends(self, symbol: str, ends: np.ndarray, now: float) -> np.ndarray:
-        """The newest tick is asked only when the host clock puts the last bar near its end."""
-        newest = self._newest_tick(symbol) if needs_tick(ends, now) else None
+    def _closed_by_ends(
+        self, symbol: str, ends: np.ndarray, now: float, ticks: dict[str, float | None]
+    ) -> np.ndarray:
+        """The newest tick is asked only when the host clock puts the last bar near its end,
+        and once per ``ticks`` (the symbol's other timeframes reuse it)."""
+        newest = None
+        if needs_tick(ends, now):
+            if symbol not in ticks:
+                ticks[symbol] = self._newest_tick(symbol)
+            newest = ticks[symbol]
         return closed_mask(ends, newest_tick=newest, now=now)
 
     def _newest_tick(self, symbol: str) -> float | None:
@@ -426,16 +438,14 @@ class PriceController:
     def _publish(self, batches: list[_Batch]) -> None:
         """After the commit: send what was staged, and refresh the forming bars' keys."""
         self._publisher.deliver()
-        forming = [
-            (
-                f"bar:{b.symbol}:{b.timeframe.name}",
-                forming_bar_message(b.symbol, b.timeframe.name, b.forming),
-            )
-            for b in batches
-            if b.forming is not None
-        ]
+        forming = [b for b in batches if b.forming is not None]
         if forming:
-            self._publisher.set_last_many(forming, ttl=self._last_ttl)
+            data = forming_bar_messages(
+                [(b.symbol, b.timeframe.name) for b in forming],
+                np.array([b.forming for b in forming], dtype=forming[0].forming.dtype),
+            )
+            keys = [f"bar:{b.symbol}:{b.timeframe.name}" for b in forming]
+            self._publisher.set_last_many(zip(keys, data, strict=True), ttl=self._last_ttl)
 
     def _report_skipped(self, symbol: str, timeframe: Timeframe, error: Exception) -> None:
         kind = (symbol, timeframe.name, type(error).__name__)

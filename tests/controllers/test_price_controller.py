@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,7 +27,8 @@ from bridge_v3.simulator.clock import ManualClock
 from tests.test_daemon_e2e import START, stored_bars, terminal_closed_bars
 from tests.test_daemon_faults import settings_for
 
-M1, H1, MN1 = TIMEFRAMES["M1"], TIMEFRAMES["H1"], TIMEFRAMES["MN1"]
+M1, M5, M15 = TIMEFRAMES["M1"], TIMEFRAMES["M5"], TIMEFRAMES["M15"]
+H1, MN1 = TIMEFRAMES["H1"], TIMEFRAMES["MN1"]
 # Monday 30 March 2026, 12:00:30 UTC: Athens moved to summer time on Sunday 29th, 01:00 UTC.
 AFTER_DST = datetime(2026, 3, 30, 12, 0, 30, tzinfo=timezone.utc).timestamp()
 
@@ -41,14 +43,17 @@ Edit = Callable[[np.ndarray], np.ndarray]
 
 
 class EditingClient:
-    """The simulator's client; ``edit`` (when set) rewrites ``copy_rates_range`` answers."""
+    """The simulator's client; ``edit`` (when set) rewrites ``copy_rates_range`` answers;
+    ``calls`` counts the calls by function."""
 
     def __init__(self, client) -> None:
         self._client = client
         self.name = client.name
         self.edit: Edit | None = None
+        self.calls: Counter[str] = Counter()
 
     def call(self, function: str, *args, **kwargs):
+        self.calls[function] += 1
         result, error = self._client.call(function, *args, **kwargs)
         if function == "copy_rates_range" and self.edit is not None and result is not None:
             result = self.edit(np.array(result, copy=True))
@@ -121,6 +126,20 @@ def test_closed_bars_go_on_the_channel_and_the_forming_one_only_to_the_last_key(
     assert last["time"] == datetime.fromtimestamp(minute, timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
+
+
+def test_a_cycle_asks_each_symbol_for_its_newest_tick_once(rig) -> None:
+    # 10:14:30: the forming M1, M5 and M15 bars all end within the grace period, so each
+    # timeframe needs the newest tick to judge its last bar; one answer serves all three.
+    start = datetime(2026, 3, 25, 10, 14, 30, tzinfo=timezone.utc).timestamp()
+    bridge, client, _, _ = rig(start=start, forex_timeframes=(M1, M5, M15))
+    client.calls.clear()
+
+    result = bridge.prices.sync_all()
+
+    assert result.new > 0 and result.skipped == 0
+    assert client.calls["copy_rates_range"] == 3
+    assert client.calls["symbol_info_tick"] == 1
 
 
 # -- broker corrections and sequence faults -------------------------------------------------------
