@@ -315,8 +315,10 @@ def _resolve_by_order(
     Only windows where the clock moved back (offset decreased) are repeated; in a
     skipped window both passes are impossible and ``before`` is kept.
     """
-    chosen = before.copy()
     repeated = np.flatnonzero((before != after) & (offsets[before] > offsets[after]))
+    if not repeated.size:  # nearly always: no time in a repeated hour
+        return before
+    chosen = before.copy()
     for window in np.unique(before[repeated]):
         members = repeated[before[repeated] == window]
         values = key[members]
