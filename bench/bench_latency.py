@@ -47,18 +47,19 @@ from bridge_v3.simulator.clock import WallClock
 # A Wednesday morning quarter hour: forex is open.
 QUARTER = datetime(2026, 3, 25, 9, 15, tzinfo=timezone.utc).timestamp()
 LEAD_SECONDS = 8.0  # simulated time before the first close: start-up and the first cycles
+TAIL_SECONDS = 8.0  # after the last close measured: its quietest symbols' first ticks
 TIMEFRAME_NAMES = ("M1", "M5", "M15")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the quarter-hour close only")
-    parser.add_argument("--minutes", type=float, default=3.0, help="minutes measured")
+    parser.add_argument("--minutes", type=int, default=3, help="minutes of closes measured")
     parser.add_argument("--symbols", type=int, default=40, help="symbols x M1/M5/M15")
     parser.add_argument("--verbose", action="store_true", help="the bridge's own log lines")
     args = parser.parse_args(argv)
     if args.quick:
-        args.minutes = 0.0
+        args.minutes = 0
     return args
 
 
@@ -106,7 +107,7 @@ def run_settings(symbols: int, postgres, redis_settings, spool: str):
     )
 
 
-def measure(symbols: int, minutes: float, lead: float = LEAD_SECONDS) -> dict:
+def measure(symbols: int, minutes: int, lead: float = LEAD_SECONDS) -> dict:
     """Bars' close-to-subscriber delays, in ms, for the closes from a quarter hour to
     ``minutes`` after it; the run starts ``lead`` seconds before the quarter hour."""
     # Whole simulated seconds fall on whole host seconds, as a broker's clock does.
@@ -121,21 +122,21 @@ def measure(symbols: int, minutes: float, lead: float = LEAD_SECONDS) -> dict:
         stop = threading.Event()
         bridge = Bridge(settings, stop, wide_simulator_backend(clock))
         bridge.connect()
+        last_close = QUARTER + int(minutes) * 60
         arrivals = Arrivals(client, redis_settings.prefix, clock.now, QUARTER)
         runner = threading.Thread(target=bridge.run, name="bridge", daemon=True)
         runner.start()
         try:
-            # Until the last close measured, and a polling interval and a cycle after it.
-            end = QUARTER + minutes * 60 + 3
-            while clock.now() < end and runner.is_alive():
+            while clock.now() < last_close + TAIL_SECONDS and runner.is_alive():
                 time.sleep(0.2)
-            evidence = first_ticks(bridge, {(symbol, close) for _, symbol, close in arrivals.bars})
+            bars = [bar for bar in list(arrivals.bars) if bar[2] <= last_close]
+            evidence = first_ticks(bridge, {(symbol, close) for _, symbol, close in bars})
         finally:
             stop.set()
             runner.join(30)
             bridge.shutdown(drain_seconds=30.0)
             arrivals.close()
-    return summary(arrivals.bars, evidence, symbols, minutes)
+    return summary(bars, evidence, symbols, minutes)
 
 
 def first_ticks(bridge: Bridge, closes: set[tuple[str, float]]) -> dict:
@@ -148,7 +149,7 @@ def first_ticks(bridge: Bridge, closes: set[tuple[str, float]]) -> dict:
     return found
 
 
-def summary(bars: list[tuple[float, str, float]], evidence: dict, symbols: int, minutes: float):
+def summary(bars: list[tuple[float, str, float]], evidence: dict, symbols: int, minutes: int):
     if not bars:
         raise SystemExit("no bar reached the subscriber; figures withheld")
     total = np.array([arrived - close for arrived, _, close in bars])

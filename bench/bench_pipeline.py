@@ -51,12 +51,12 @@ CYCLE_TIMEFRAMES = tuple(TIMEFRAMES[name] for name in ("M1", "M5", "M15"))
 FULL = {
     "symbols": 20, "days": 21, "baseline_rows": 2000, "cycle_symbols": 40, "cycles": 7,
     "ticks": 2_000_000, "tick_periods": ",".join(PERIODS), "repeats": 3, "messages": 50_000,
-    "latency_minutes": 2.0, "latency_lead": bench_latency.LEAD_SECONDS,
+    "latency_minutes": 2, "latency_lead": bench_latency.LEAD_SECONDS,
 }  # fmt: skip
 QUICK = {
     "symbols": 2, "days": 1, "baseline_rows": 20, "cycle_symbols": 2, "cycles": 1,
     "ticks": 20_000, "tick_periods": "M1", "repeats": 1, "messages": 200,
-    "latency_minutes": 0.0, "latency_lead": 3.0,
+    "latency_minutes": 0, "latency_lead": 3.0,
 }  # fmt: skip
 
 
@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tick-periods", help="comma-separated, e.g. S1,M1,H1")
     parser.add_argument("--repeats", type=int, help="best of N for ticks and publishing")
     parser.add_argument("--messages", type=int, help="bar messages published")
-    parser.add_argument("--latency-minutes", type=float, help="minutes of closes for latency")
+    parser.add_argument("--latency-minutes", type=int, help="minutes of closes for latency")
     parser.add_argument("--latency-lead", type=float, help="seconds run before the first close")
     parser.add_argument("--verbose", action="store_true", help="the bridge's own log lines")
     args = parser.parse_args(argv)
