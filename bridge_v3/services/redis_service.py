@@ -67,6 +67,25 @@ end
 return current
 """
 _SEPARATORS = ("\t", "\n")
+# Latest values in one server-side call: SET (with EX when the TTL is positive) of each key
+# in KEYS to the matching line of ARGV[2] (compact JSON values, one a line).
+# ARGV: ttl seconds (0: none), the values.
+_SET_LAST = """
+local ttl = tonumber(ARGV[1])
+local values = ARGV[2]
+local pos = 1
+for i = 1, #KEYS do
+  local stop = string.find(values, '\\n', pos, true) or (#values + 1)
+  local value = string.sub(values, pos, stop - 1)
+  if ttl > 0 then
+    redis.call('SET', KEYS[i], value, 'EX', ttl)
+  else
+    redis.call('SET', KEYS[i], value)
+  end
+  pos = stop + 1
+end
+return #KEYS
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +127,7 @@ class RedisService:
         }
         self._client: redis.Redis | None = None
         self._send_batch: Callable | None = None
+        self._set_last: Callable | None = None
         self._seq = 0
         self._seq_lock = threading.Lock()
         self._send_lock = threading.RLock()  # keeps a batch's seqs and its wire order together
@@ -150,6 +170,7 @@ class RedisService:
         if self._client is None:
             self._client = redis.Redis(connection_pool=self._make_pool())
             self._send_batch = self._client.register_script(_SEND_BATCH)
+            self._set_last = self._client.register_script(_SET_LAST)
         try:
             stored = self._client.get(self.key("seq", self._source))
         except redis.RedisError as error:
@@ -281,12 +302,6 @@ class RedisService:
             raise PublishError(f"Redis at {self.address}: {error}") from error
         self.advance_seq(int(stored))
 
-    def _execute(self, pipe) -> list:
-        try:
-            return pipe.execute()
-        except redis.RedisError as error:
-            raise PublishError(f"Redis at {self.address}: {error}") from error
-
     # -- latest values -----------------------------------------------------------------------
 
     def set_last(self, key: str, data: dict, ttl: int | None = None) -> None:
@@ -294,16 +309,24 @@ class RedisService:
         self.set_last_many([(key, data)], ttl)
 
     def set_last_many(self, items: Iterable[tuple[str, dict]], ttl: int | None = None) -> None:
-        """Pipelined ``set_last``. The value is the envelope without ``type`` and ``seq``:
-        latest values are not events, so they must not open gaps in the seq sequence."""
+        """``set_last`` of many keys in one server-side call per ``SEND_CHUNK``. The value is
+        the envelope without ``type`` and ``seq``: latest values are not events, so they
+        must not open gaps in the seq sequence."""
         ttl = self._settings.last_ttl if ttl is None else ttl
-        ts = self._timestamp()
-        pipe = self._require().pipeline(transaction=False)
-        for key, data in items:
-            value = {"v": ENVELOPE_VERSION, "source": self._source, "account": self._account}
-            value.update(ts=ts, data=data)
-            pipe.set(self.key("last", key), dumps(value), ex=ttl if ttl > 0 else None)
-        self._execute(pipe)
+        head = (
+            f'{{"v":{ENVELOPE_VERSION},"source":{self._source_json},'
+            f'"account":{self._account_json},"ts":"{self._timestamp()}","data":'
+        )
+        pairs = [(self.key("last", key), f"{head}{dumps(data)}}}") for key, data in items]
+        client = self._require()
+        for start in range(0, len(pairs), SEND_CHUNK):
+            chunk = pairs[start : start + SEND_CHUNK]
+            keys = [key for key, _ in chunk]
+            values = "\n".join(value for _, value in chunk)
+            try:
+                self._set_last(keys=keys, args=[max(ttl, 0), values], client=client)
+            except redis.RedisError as error:
+                raise PublishError(f"Redis at {self.address}: {error}") from error
 
 
 def _check_channels(channels: set[str]) -> None:

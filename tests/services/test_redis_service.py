@@ -221,3 +221,14 @@ def test_channel_with_a_separator_is_refused(
         service.publish_many([(service.channel("bar", "EUR\tUSD", "M1"), "bar", {})])
 
     assert redis_client.xlen(f"{redis_prefix}:stream:bar") == 0
+
+
+def test_last_keys_without_ttl_and_with_newlines_in_data(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    # The values of one call travel as one newline-separated argument.
+    service.set_last_many([("a", {"text": "x\ny"}), ("b", {"text": "δ\t€"})], ttl=0)
+
+    for key, text in (("a", "x\ny"), ("b", "δ\t€")):
+        assert json.loads(redis_client.get(f"{redis_prefix}:last:{key}"))["data"] == {"text": text}
+        assert redis_client.ttl(f"{redis_prefix}:last:{key}") == -1  # no expiry
