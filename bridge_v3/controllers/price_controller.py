@@ -31,6 +31,7 @@ from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, Ter
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.publisher import Publisher
+from bridge_v3.services.records import stack
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class PriceController:
     ) -> list[_Batch]:
         """``_prepare_all`` for series of one timeframe."""
         timeframe = group[0][1]
-        rates = np.concatenate([r for _, _, r in group])
+        rates = stack([r for _, _, r in group])
         bounds = np.cumsum([0] + [len(r) for _, _, r in group]).tolist()
         # The bars' times on the broker clock and their ends serve both the closure test
         # and the validation: converted once.

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bridge_v3.services.records import stack
+
 VALUES = ("open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 
 _UPSERT = """
@@ -63,7 +65,7 @@ def save_recent(
     sizes = [len(r) for _, _, r in batches]
     columns = {name: "{}" for name in ("time", *VALUES)}
     if batches:
-        rates = np.concatenate([r for _, _, r in batches])
+        rates = stack([r for _, _, r in batches])
         columns = {name: _numbers(rates[name]) for name in columns}
     params = {
         "account": account,
