@@ -15,7 +15,11 @@ measures, each against a baseline taken in the same run:
   through the daemon's worker pool; the median of ``--cycles`` cycles, wall time minus
   terminal-call time;
 - tick aggregation (``aggregate_ticks``) against pandas resample;
-- bar publishing through ``Publisher.publish_many`` against a bare pipelined PUBLISH loop;
+- bar publishing through ``Publisher.publish_many`` against a bare redis-py pipeline of the
+  same PUBLISH + XADD commands with pre-serialised envelopes;
+- latency (``bench.bench_latency``): a real ``Bridge.run`` with PRICE_FETCH_INTERVAL=1 on a
+  simulated terminal at real speed, from each bar's close to a Redis subscriber, over
+  ``--latency-minutes`` of closes of ``--cycle-symbols`` x (M1, M5, M15).
 - ``--backfill`` as a user runs it, a whole process (``bench.bench_backfill``: 15 symbols x
   60 days, quick: 2 x 1), against a raw COPY of its rows, and run again over stored rows.
 
@@ -33,7 +37,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import bench_backfill
+from bench import bench_backfill, bench_latency
 from bench import pipeline_measures as measures
 from bench._common import scratch_database, scratch_redis
 from bench.bench_tick_aggregation import PERIODS
@@ -49,10 +53,12 @@ CYCLE_TIMEFRAMES = tuple(TIMEFRAMES[name] for name in ("M1", "M5", "M15"))
 FULL = {
     "symbols": 20, "days": 21, "baseline_rows": 2000, "cycle_symbols": 40, "cycles": 7,
     "ticks": 2_000_000, "tick_periods": ",".join(PERIODS), "repeats": 3, "messages": 50_000,
+    "latency_minutes": 2, "latency_lead": bench_latency.LEAD_SECONDS,
 }  # fmt: skip
 QUICK = {
     "symbols": 2, "days": 1, "baseline_rows": 20, "cycle_symbols": 2, "cycles": 1,
     "ticks": 20_000, "tick_periods": "M1", "repeats": 1, "messages": 200,
+    "latency_minutes": 0, "latency_lead": 3.0,
 }  # fmt: skip
 
 
@@ -68,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tick-periods", help="comma-separated, e.g. S1,M1,H1")
     parser.add_argument("--repeats", type=int, help="best of N for ticks and publishing")
     parser.add_argument("--messages", type=int, help="bar messages published")
+    parser.add_argument("--latency-minutes", type=int, help="minutes of closes for latency")
+    parser.add_argument("--latency-lead", type=float, help="seconds run before the first close")
     parser.add_argument("--verbose", action="store_true", help="the bridge's own log lines")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -114,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     found["backfill_process"] = bench_backfill.stage(quick=args.quick)
     periods = [p.strip() for p in args.tick_periods.split(",") if p.strip()]
     found["ticks"] = measures.tick_aggregation(args.ticks, periods, args.repeats)
+    found["latency"] = bench_latency.measure(
+        args.cycle_symbols, args.latency_minutes, args.latency_lead
+    )
     results = figures(found)
     sys.stdout.write(table(results, found, quick=args.quick))
     results["aims"] = aims(results)

@@ -28,7 +28,11 @@ Convert = Callable[[np.ndarray], np.ndarray]  # epochs on one clock -> epochs on
 def bar_ends(opens_utc: np.ndarray, period: Period, to_server: Convert, to_utc: Convert):
     """UTC second at which each bar (its open time in UTC) ends: its period's end on the
     broker's clock, in UTC."""
-    server_opens = to_server(np.asarray(opens_utc, dtype=np.int64))
+    return server_bar_ends(to_server(np.asarray(opens_utc, dtype=np.int64)), period, to_utc)
+
+
+def server_bar_ends(server_opens: np.ndarray, period: Period, to_utc: Convert) -> np.ndarray:
+    """``bar_ends`` for bars whose opens are already on the broker's clock."""
     return to_utc(period_ends(server_opens, period))
 
 

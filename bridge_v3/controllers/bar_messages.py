@@ -44,10 +44,18 @@ def correction_message(publisher: Publisher, batch, rate: np.void, previous: tup
     return channel, type_, data
 
 
-def forming_bar_message(symbol: str, timeframe: str, rate: np.void) -> dict:
-    """The bar still forming, for the ``mt5:last:bar:…`` key only (never on the channel)."""
-    rates = np.array([rate], dtype=rate.dtype)
+def forming_bar_messages(series: list[tuple[str, str]], rates: np.ndarray) -> list[dict]:
+    """The bar still forming, ``rates[i]``, of each ``series[i]`` (symbol, timeframe): for
+    the ``mt5:last:bar:…`` keys only (never on the channel)."""
     times = utc_iso(rates["time"].astype(np.int64)).tolist()
-    data = bar_data(symbol, timeframe, times, rates)[0]
-    data["forming"] = True
-    return data
+    columns = [rates[name].tolist() for name in BAR_FIELDS]
+    return [
+        {
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "time": time,
+            **dict(zip(BAR_FIELDS, values, strict=True)),
+            "forming": True,
+        }
+        for (symbol, timeframe), time, *values in zip(series, times, *columns, strict=True)
+    ]

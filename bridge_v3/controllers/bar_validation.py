@@ -128,7 +128,8 @@ def _time_masks(
 
 
 def _sequence_masks(times: np.ndarray, passed: np.ndarray) -> list[np.ndarray]:
-    """Duplicates and out-of-order rows among the rows that passed every other check."""
+    """Duplicates and out-of-order rows among the rows that passed every other check
+    (``times`` may be sequence keys: see ``validate_bars``' ``groups``)."""
     duplicate = np.zeros(times.size, dtype=bool)
     out_of_order = np.zeros(times.size, dtype=bool)
     candidates = np.flatnonzero(passed)
@@ -150,6 +151,7 @@ def validate_bars(
     server_times: np.ndarray | None = None,
     end_times: np.ndarray | None = None,
     tolerance_seconds: float = 60.0,
+    groups: np.ndarray | None = None,
 ) -> ValidationResult:
     """Split ``rates`` (RATES_DTYPE, ``time`` already UTC seconds) into good and rejected.
 
@@ -158,7 +160,9 @@ def validate_bars(
     right only for a UTC broker clock. ``end_times`` are the bars' ends in UTC when the
     caller knows them (found on the broker's clock, across daylight-saving changes too).
     ``timeframe`` is a Timeframe, its name or its seconds. ``tolerance_seconds`` absorbs
-    clock skew between this machine and the broker.
+    clock skew between this machine and the broker. ``groups`` (ascending, one per row)
+    tells apart several series validated together: duplicates and order are checked
+    within each series only.
     """
     times = np.asarray(rates["time"], dtype=np.int64)
     server = times if server_times is None else np.asarray(server_times, dtype=np.int64)
@@ -168,7 +172,9 @@ def validate_bars(
     latest_close = _epoch(now_utc) + tolerance_seconds
     ends = None if end_times is None else np.asarray(end_times, dtype=np.int64)
     masks = _price_masks(rates) + _time_masks(times, server, period, latest_close, ends)
-    masks += _sequence_masks(times, ~np.vstack(masks).any(axis=0))
+    # A series number above the time bits: rows of different series never meet.
+    keys = times if groups is None else (np.asarray(groups, np.int64) << 40) + times
+    masks += _sequence_masks(keys, ~np.vstack(masks).any(axis=0))
     return _result(rates, times, np.vstack(masks), _epoch(last_stored_time))
 
 

@@ -19,22 +19,24 @@ from dataclasses import astuple, dataclass, replace
 import numpy as np
 
 from bridge_v3.config.constants import Priority, Timeframe
-from bridge_v3.controllers.bar_closure import GRACE, bar_ends, closed_mask, needs_tick
+from bridge_v3.controllers.bar_closure import GRACE, closed_mask, needs_tick, server_bar_ends
 from bridge_v3.controllers.bar_messages import (
     BAR_FIELDS,
     bar_messages,
     correction_message,
-    forming_bar_message,
+    forming_bar_messages,
 )
 from bridge_v3.controllers.bar_validation import timeframe_period, validate_bars
 from bridge_v3.exceptions import DependencyError, TerminalDisconnectedError, TerminalError
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.mt5.mt5_service import MT5Service
 from bridge_v3.services.publisher import Publisher
+from bridge_v3.services.records import stack
 
 logger = logging.getLogger(__name__)
 
 DAY = 86400
+RECENT_ROWS = 2000  # bars stored by one statement rather than through COPY
 
 
 @dataclass
@@ -98,6 +100,9 @@ class PriceController:
         self._last_ttl = last_ttl
         self._overlap = overlap_bars
         self._watermarks: dict[tuple[str, str], int] = {}
+        # The values last stored for each series' newest bars, which the re-fetched overlap
+        # is compared with to see a broker correction: a steady cycle reads nothing back.
+        self._recent: dict[tuple[str, str], dict[int, tuple]] = {}
         self._lock = threading.Lock()
         self._logged_rejections: set[tuple[str, str, str]] = set()
         self.totals: Counter[str] = Counter()
@@ -117,7 +122,8 @@ class PriceController:
     def sync(self, symbol: str, timeframe: Timeframe) -> SyncResult:
         """Fetch, validate, store and publish what is new for one series."""
         now = self._clock()
-        return self._commit([self._prepare(symbol, timeframe, now)], now, publish=True)
+        fetched = [self._fetch(symbol, timeframe, now)]
+        return self._commit(self._prepare_all(fetched, now), now, publish=True)
 
     def sync_all(self, series: Iterable[tuple[str, Timeframe]] | None = None) -> SyncResult:
         """One cycle for every series: fetch each (the terminal is serial anyway), then store
@@ -132,15 +138,16 @@ class PriceController:
                 self.totals.update(held=1)
             return SyncResult()
         now = self._clock()
-        batches, skipped = [], 0
+        fetched, skipped = [], 0
         for symbol, timeframe in self.series if series is None else series:
             try:
-                batches.append(self._prepare(symbol, timeframe, now))
+                fetched.append(self._fetch(symbol, timeframe, now))
             except TerminalDisconnectedError:
                 break  # the MT5 service logged it and reconnects; store what we have
             except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
                 skipped += 1
+        batches = self._prepare_all(fetched, now)
         return replace(self._commit(batches, now, publish=True), skipped=skipped)
 
     def backfill(
@@ -210,33 +217,112 @@ class PriceController:
         step = timeframe.seconds or 31 * DAY
         return last - self._overlap * step
 
-    def _prepare(self, symbol: str, timeframe: Timeframe, now: float) -> _Batch:
-        last = self.watermark(symbol, timeframe)
-        start = self._fetch_start(last, timeframe, now)
-        rates = self._mt5.rates_range(symbol, timeframe.mt5, start, now)
-        closed = self._closed(symbol, timeframe, rates, now)
-        batch = self._validate(symbol, timeframe, rates[closed], now)
-        forming = rates[~closed]
-        batch.forming = forming[-1] if len(forming) else None
-        return batch
+    def _fetch(
+        self, symbol: str, timeframe: Timeframe, now: float
+    ) -> tuple[str, Timeframe, np.ndarray]:
+        start = self._fetch_start(self.watermark(symbol, timeframe), timeframe, now)
+        return symbol, timeframe, self._mt5.rates_range(symbol, timeframe.mt5, start, now)
 
-    def _ends(self, timeframe: Timeframe, rates: np.ndarray) -> np.ndarray:
-        """UTC end of each bar, found on the broker's clock (see ``bar_closure``)."""
+    def _prepare_all(
+        self, fetched: list[tuple[str, Timeframe, np.ndarray]], now: float
+    ) -> list[_Batch]:
+        """Closed, validated batches of the fetched series, in their order. The series of one
+        timeframe are converted and validated together: a cycle's cost does not grow with
+        a fixed price per series."""
+        by_timeframe: dict[str, list[int]] = {}
+        for position, (_, timeframe, _) in enumerate(fetched):
+            by_timeframe.setdefault(timeframe.name, []).append(position)
+        batches: list[_Batch | None] = [None] * len(fetched)
+        ticks: dict[str, float | None] = {}  # a symbol's newest tick, asked once per cycle
+        for positions in by_timeframe.values():
+            group = [fetched[p] for p in positions]
+            prepared = self._prepare_group(group, now, ticks)
+            for position, batch in zip(positions, prepared, strict=True):
+                batches[position] = batch
+        return batches
+
+    def _prepare_group(
+        self,
+        group: list[tuple[str, Timeframe, np.ndarray]],
+        now: float,
+        ticks: dict[str, float | None],
+    ) -> list[_Batch]:
+        """``_prepare_all`` for series of one timeframe."""
+        timeframe = group[0][1]
+        rates = stack([r for _, _, r in group])
+        bounds = np.cumsum([0] + [len(r) for _, _, r in group]).tolist()
+        # The bars' times on the broker clock and their ends serve both the closure test
+        # and the validation: converted once.
+        server, ends = self._times(timeframe, rates)
+        closed = np.concatenate(
+            [
+                self._closed_by_ends(symbol, ends[start:stop], now, ticks)
+                for (symbol, _, _), start, stop in zip(group, bounds, bounds[1:], strict=False)
+            ]
+        )
+        series = np.repeat(np.arange(len(group)), np.diff(bounds))
+        validation = validate_bars(
+            rates[closed],
+            timeframe,
+            now,
+            server_times=server[closed],
+            end_times=ends[closed],
+            tolerance_seconds=GRACE,  # see ``_validate``
+            groups=series[closed],
+        )
+        good_series = series[closed][validation.good_index]
+        good_bounds = np.searchsorted(good_series, np.arange(len(group) + 1)).tolist()
+        rejected: list[list] = [[] for _ in group]
+        for rejection in validation.rejected:
+            rejected[series[closed][rejection.index]].append(rejection)
+        batches = []
+        for number, (symbol, _, _) in enumerate(group):
+            own = slice(bounds[number], bounds[number + 1])
+            good = validation.good[good_bounds[number] : good_bounds[number + 1]]
+            last = self.watermark(symbol, timeframe)
+            fresh = good[good["time"] > last] if last is not None else good
+            forming = rates[own][~closed[own]]
+            batches.append(
+                _Batch(
+                    symbol,
+                    timeframe,
+                    good,
+                    fresh,
+                    int(closed[own].sum()),
+                    self._quarantine(symbol, timeframe, rejected[number]),
+                    forming[-1] if len(forming) else None,
+                )
+            )
+        return batches
+
+    def _times(self, timeframe: Timeframe, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each bar's open on the broker's clock and its UTC end, found on the broker's
+        clock (see ``bar_closure``)."""
         server_time = self._mt5.server_time
-        return bar_ends(
-            rates["time"],
+        server = server_time.to_server_array(rates["time"].astype(np.int64))
+        ends = server_bar_ends(
+            server,
             timeframe_period(timeframe),
-            server_time.to_server_array,
             lambda server: server_time.to_utc_array(server, ambiguous="earlier"),
         )
+        return server, ends
 
     def _closed(
         self, symbol: str, timeframe: Timeframe, rates: np.ndarray, now: float
     ) -> np.ndarray:
-        """Which bars are closed (see ``bar_closure``): the newest tick is asked only when
-        the host clock puts the last bar near its end."""
-        ends = self._ends(timeframe, rates)
-        newest = self._newest_tick(symbol) if needs_tick(ends, now) else None
+        """Which bars are closed (see ``bar_closure``)."""
+        return self._closed_by_ends(symbol, self._times(timeframe, rates)[1], now, {})
+
+    def _closed_by_ends(
+        self, symbol: str, ends: np.ndarray, now: float, ticks: dict[str, float | None]
+    ) -> np.ndarray:
+        """The newest tick is asked only when the host clock puts the last bar near its end,
+        and once per ``ticks`` (the symbol's other timeframes reuse it)."""
+        newest = None
+        if needs_tick(ends, now):
+            if symbol not in ticks:
+                ticks[symbol] = self._newest_tick(symbol)
+            newest = ticks[symbol]
         return closed_mask(ends, newest_tick=newest, now=now)
 
     def _newest_tick(self, symbol: str) -> float | None:
@@ -250,7 +336,7 @@ class PriceController:
         self, symbol: str, timeframe: Timeframe, closed: np.ndarray, now: float
     ) -> _Batch:
         last = self.watermark(symbol, timeframe)
-        server_times = self._mt5.server_time.to_server_array(closed["time"].astype(np.int64))
+        server_times, end_times = self._times(timeframe, closed)
         # A bar the terminal calls closed may end up to the clock watch's tolerance after
         # the host's now (a host clock running behind): not "in the future".
         validation = validate_bars(
@@ -259,7 +345,7 @@ class PriceController:
             now,
             last,
             server_times=server_times,
-            end_times=self._ends(timeframe, closed),
+            end_times=end_times,
             tolerance_seconds=GRACE,
         )
         quarantined = self._quarantine(symbol, timeframe, validation.rejected)
@@ -277,13 +363,14 @@ class PriceController:
         messages = self._messages(batches) if publish else []
         with self._store.transaction() as conn:
             corrections = self._corrections(conn, batches) if publish else []
-            stored = self._store.save_many(
+            stored = self._save(
                 conn, [(b.symbol, b.timeframe.name, b.good) for b in batches], marks
             )
             if messages or corrections:
                 self._publisher.stage(conn, messages + corrections)
         with self._lock:
             self._watermarks.update({(s, tf): t for s, tf, t in marks})
+        self._remember_recent(batches)
         self._count_series(batches, corrections, now)
         fresh = sum(len(b.fresh) for b in batches)
         corrected = len(corrections) if publish else max(0, stored - fresh)
@@ -301,6 +388,13 @@ class PriceController:
         self._count(result)
         return result
 
+    def _save(self, conn, batches: list[tuple[str, str, np.ndarray]], marks: list) -> int:
+        """A cycle's few bars in one statement; a backfill chunk or a first load through
+        COPY, which is faster from some thousands of rows on."""
+        if sum(len(rates) for _, _, rates in batches) <= RECENT_ROWS:
+            return self._store.save_recent(conn, batches, marks)
+        return self._store.save_many(conn, batches, marks)
+
     def _messages(self, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
         """Every message a cycle's batches publish, in order: the new closed bars."""
         messages = []
@@ -312,17 +406,44 @@ class PriceController:
     def _corrections(self, conn, batches: list[_Batch]) -> list[tuple[str, str, dict]]:
         """Messages for re-fetched bars whose stored values the broker has since changed,
         read before the upsert replaces them: ``correction: true`` and the ``previous`` values.
-        A re-fetched bar that was never stored is published as an ordinary bar."""
-        keys = [(b.symbol, b.timeframe.name, int(t)) for b in batches for t in b.revisited["time"]]
-        before = self._store.stored(conn, keys)
+        A re-fetched bar that was never stored is published as an ordinary bar.
+
+        A bar equal to what this bridge last stored for it is no news; only the others
+        (changed, or not remembered) are read from the database, in the caller's transaction.
+        """
+        fetched = {}
+        for b in batches:
+            series = (b.symbol, b.timeframe.name)
+            for time, values in _valued(b.revisited):
+                fetched[(*series, time)] = values
+        with self._lock:
+            unsure = [
+                key
+                for key, values in fetched.items()
+                if self._recent.get(key[:2], {}).get(key[2]) != values
+            ]
+        before = self._store.stored(conn, unsure)
+        unsure_keys = set(unsure)
         messages = []
         for b in batches:
             for rate in b.revisited:
                 key = (b.symbol, b.timeframe.name, int(rate["time"]))
-                now = tuple(rate[name].item() for name in BAR_FIELDS)
-                if before.get(key) != now:
+                if key in unsure_keys and before.get(key) != fetched[key]:
                     messages.append(correction_message(self._publisher, b, rate, before.get(key)))
         return messages
+
+    def _remember_recent(self, batches: list[_Batch]) -> None:
+        """After a commit: the values now stored for each series' newest bars (as many as
+        a sync re-fetches, and one more)."""
+        keep = self._overlap + 2
+        with self._lock:
+            for b in batches:
+                if not len(b.good):
+                    continue
+                recent = self._recent.setdefault((b.symbol, b.timeframe.name), {})
+                recent.update(_valued(b.good[-keep:]))
+                for time in sorted(recent)[:-keep]:
+                    del recent[time]
 
     def _report_corrections(self, corrections: list[tuple[str, str, dict]]) -> None:
         series = dict.fromkeys(f"{d['symbol']} {d['timeframe']}" for _, _, d in corrections)
@@ -335,16 +456,14 @@ class PriceController:
     def _publish(self, batches: list[_Batch]) -> None:
         """After the commit: send what was staged, and refresh the forming bars' keys."""
         self._publisher.deliver()
-        forming = [
-            (
-                f"bar:{b.symbol}:{b.timeframe.name}",
-                forming_bar_message(b.symbol, b.timeframe.name, b.forming),
-            )
-            for b in batches
-            if b.forming is not None
-        ]
+        forming = [b for b in batches if b.forming is not None]
         if forming:
-            self._publisher.set_last_many(forming, ttl=self._last_ttl)
+            data = forming_bar_messages(
+                [(b.symbol, b.timeframe.name) for b in forming],
+                np.array([b.forming for b in forming], dtype=forming[0].forming.dtype),
+            )
+            keys = [f"bar:{b.symbol}:{b.timeframe.name}" for b in forming]
+            self._publisher.set_last_many(zip(keys, data, strict=True), ttl=self._last_ttl)
 
     def _report_skipped(self, symbol: str, timeframe: Timeframe, error: Exception) -> None:
         kind = (symbol, timeframe.name, type(error).__name__)
@@ -393,6 +512,11 @@ class PriceController:
                 corrected=result.corrected,
                 quarantined=result.quarantined,
             )
+
+
+def _valued(rates: np.ndarray) -> list[tuple[int, tuple]]:
+    """(time, values in ``BAR_FIELDS`` order) of each bar, as the database returns them."""
+    return [(time, tuple(values)) for time, *values in rates[["time", *BAR_FIELDS]].tolist()]
 
 
 def _add(a: SyncResult, b: SyncResult) -> SyncResult:

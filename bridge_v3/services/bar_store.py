@@ -13,6 +13,7 @@ from psycopg2.extras import execute_values
 
 from bridge_v3.services.copy_binary import VALUE_NAMES, bars_copy, read_stored
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.recent_bars import save_recent
 
 BAR_COLUMNS = (
     "account",
@@ -145,6 +146,16 @@ class BarStore:
         for name in VALUE_NAMES:
             same &= found[name] == rates[name]
         return self.save_many(conn, [(symbol, timeframe, rates[~same])], [])
+
+    def save_recent(
+        self,
+        conn,
+        batches: Sequence[tuple[str, str, np.ndarray]],
+        watermarks: Sequence[tuple[str, str, int]],
+    ) -> int:
+        """``save_many`` in one statement, for a cycle's few bars per series (see
+        ``recent_bars``)."""
+        return save_recent(conn, self._account, batches, watermarks)
 
     def stored(
         self, conn, bars: Sequence[tuple[str, str, int]]

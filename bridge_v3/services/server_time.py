@@ -60,6 +60,10 @@ def _utc_epoch_of_year(year: int) -> int:
     return int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
 
 
+def _year_of(utc_epoch: int) -> int:
+    return datetime.fromtimestamp(utc_epoch, timezone.utc).year
+
+
 class _ZoneTable:
     """UTC offset transitions of one zone, computed per calendar year and cached.
 
@@ -70,6 +74,9 @@ class _ZoneTable:
     def __init__(self, zone: ZoneInfo) -> None:
         self._zone = zone
         self._years: dict[int, list[tuple[int, int]]] = {}
+        # Every conversion asks for the table of the year(s) it spans; a price cycle asks
+        # thousands of times for the same one or two years, so each span is built once.
+        self._spans: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def offset(self, utc_epoch: int) -> int:
         moment = datetime.fromtimestamp(utc_epoch, timezone.utc).astimezone(self._zone)
@@ -80,11 +87,20 @@ class _ZoneTable:
 
         Covers every transition in [first_utc, last_utc]; ``len(O) == len(T) + 1``.
         """
-        first_year = datetime.fromtimestamp(first_utc, timezone.utc).year
-        last_year = datetime.fromtimestamp(last_utc, timezone.utc).year
+        span = (_year_of(first_utc), _year_of(last_utc))
+        found = self._spans.get(span)
+        if found is None:
+            found = self._spans[span] = self._span(*span)
+        return found
+
+    def _span(self, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
         changes = [c for y in range(first_year, last_year + 1) for c in self._year(y)]
         offsets = [self.offset(_utc_epoch_of_year(first_year))] + [o for _, o in changes]
-        return np.array([t for t, _ in changes], dtype=np.int64), np.array(offsets, np.int64)
+        transitions = np.array([t for t, _ in changes], dtype=np.int64)
+        found = transitions, np.array(offsets, np.int64)
+        for array in found:
+            array.flags.writeable = False  # shared by every later conversion
+        return found
 
     def _year(self, year: int) -> list[tuple[int, int]]:
         """(instant, new offset) of each change in (1 Jan year, 1 Jan year+1]."""
@@ -299,8 +315,10 @@ def _resolve_by_order(
     Only windows where the clock moved back (offset decreased) are repeated; in a
     skipped window both passes are impossible and ``before`` is kept.
     """
-    chosen = before.copy()
     repeated = np.flatnonzero((before != after) & (offsets[before] > offsets[after]))
+    if not repeated.size:  # nearly always: no time in a repeated hour
+        return before
+    chosen = before.copy()
     for window in np.unique(before[repeated]):
         members = repeated[before[repeated] == window]
         values = key[members]

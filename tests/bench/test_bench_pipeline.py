@@ -22,7 +22,8 @@ FIGURES = (
     "cycle_overhead_vs_terminal", "cycle_v2_estimate_ms", "cycle_overhead_vs_v2_estimate",
     "ticks", "tick_ticks_per_s", "tick_pandas_ticks_per_s", "tick_vs_pandas", "tick_vs_aim",
     "publish_messages", "publish_msgs_per_s", "bare_publish_msgs_per_s",
-    "v2_publish_msgs_per_s", "publish_vs_bare", "publish_vs_v2",
+    "v2_publish_msgs_per_s", "publish_vs_bare", "publish_vs_v2", "latency_bars",
+    "latency_p50_ms", "latency_p99_ms", "latency_bridge_p50_ms", "latency_bridge_p99_ms",
     "backfill_process_bars", "backfill_process_seconds", "backfill_raw_copy_rows_per_s",
     "backfill_process_vs_raw_copy", "backfill_again_seconds", "backfill_again_vs_first",
 )  # fmt: skip

@@ -117,6 +117,17 @@ def test_a_time_going_back_is_out_of_order():
     )
 
 
+def test_series_validated_together_are_checked_for_order_and_repeats_each_on_its_own():
+    first, second = good_h1(3), good_h1(3)  # the same times: two series, not duplicates
+    second = second[[0, 2, 1]]  # in the second series a time goes back
+    rates = np.concatenate([first, second])
+
+    result = validate_bars(rates, "H1", AFTER_ALL, groups=np.array([0, 0, 0, 1, 1, 1]))
+
+    assert [(r.index, r.reason) for r in result.rejected] == [(5, "out_of_order")]
+    assert result.good_index.tolist() == [0, 1, 2, 3, 4]
+
+
 def test_first_failing_reason_wins():
     rates = good_h1()
     rates[1]["close"] = NAN

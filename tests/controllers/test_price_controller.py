@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,7 +27,8 @@ from bridge_v3.simulator.clock import ManualClock
 from tests.test_daemon_e2e import START, stored_bars, terminal_closed_bars
 from tests.test_daemon_faults import settings_for
 
-M1, H1, MN1 = TIMEFRAMES["M1"], TIMEFRAMES["H1"], TIMEFRAMES["MN1"]
+M1, M5, M15 = TIMEFRAMES["M1"], TIMEFRAMES["M5"], TIMEFRAMES["M15"]
+H1, MN1 = TIMEFRAMES["H1"], TIMEFRAMES["MN1"]
 # Monday 30 March 2026, 12:00:30 UTC: Athens moved to summer time on Sunday 29th, 01:00 UTC.
 AFTER_DST = datetime(2026, 3, 30, 12, 0, 30, tzinfo=timezone.utc).timestamp()
 
@@ -41,14 +43,17 @@ Edit = Callable[[np.ndarray], np.ndarray]
 
 
 class EditingClient:
-    """The simulator's client; ``edit`` (when set) rewrites ``copy_rates_range`` answers."""
+    """The simulator's client; ``edit`` (when set) rewrites ``copy_rates_range`` answers;
+    ``calls`` counts the calls by function."""
 
     def __init__(self, client) -> None:
         self._client = client
         self.name = client.name
         self.edit: Edit | None = None
+        self.calls: Counter[str] = Counter()
 
     def call(self, function: str, *args, **kwargs):
+        self.calls[function] += 1
         result, error = self._client.call(function, *args, **kwargs)
         if function == "copy_rates_range" and self.edit is not None and result is not None:
             result = self.edit(np.array(result, copy=True))
@@ -63,9 +68,10 @@ def rig(fresh_database, redis_prefix, tmp_path):
     """(bridge, editing client, clock, the plain backend for reading the terminal's history)."""
     made = []
 
-    def make(start: float = START, **market):
+    def make(start: float = START, folder: str = "", **market):
         clock = ManualClock(start)
-        settings = settings_for(fresh_database, redis_prefix, tmp_path)
+        (tmp_path / folder).mkdir(exist_ok=True)
+        settings = settings_for(fresh_database, redis_prefix, tmp_path / folder)
         settings = replace(settings, market=replace(settings.market, **market))
         real = simulator_backend(settings.simulator, clock)
         client = EditingClient(real.open_client())
@@ -122,6 +128,20 @@ def test_closed_bars_go_on_the_channel_and_the_forming_one_only_to_the_last_key(
     )
 
 
+def test_a_cycle_asks_each_symbol_for_its_newest_tick_once(rig) -> None:
+    # 10:14:30: the forming M1, M5 and M15 bars all end within the grace period, so each
+    # timeframe needs the newest tick to judge its last bar; one answer serves all three.
+    start = datetime(2026, 3, 25, 10, 14, 30, tzinfo=timezone.utc).timestamp()
+    bridge, client, _, _ = rig(start=start, forex_timeframes=(M1, M5, M15))
+    client.calls.clear()
+
+    result = bridge.prices.sync_all()
+
+    assert result.new > 0 and result.skipped == 0
+    assert client.calls["copy_rates_range"] == 3
+    assert client.calls["symbol_info_tick"] == 1
+
+
 # -- broker corrections and sequence faults -------------------------------------------------------
 
 
@@ -164,6 +184,39 @@ def test_a_broker_correction_updates_the_stored_bar_and_is_published_as_one(
 
     clock.advance(60)
     assert bridge.prices.sync("EURUSD", M1).corrected == 0  # the same values again: no news
+
+
+def test_a_correction_made_while_the_bridge_was_stopped_is_still_seen(
+    rig, fresh_database, redis_client, redis_prefix
+):
+    # The values last stored are remembered in memory; a restarted bridge remembers none and
+    # must read them back to see the broker's change.
+    first, _, clock, _ = rig()
+    first.prices.sync("EURUSD", M1)
+    before = bars_on(fresh_database)
+    corrected_time = before[-1][0]
+    new_close = before[-1][3] if before[-1][4] != before[-1][3] else before[-1][2]
+    moment = datetime.fromtimestamp(corrected_time, timezone.utc)
+    server_time = corrected_time + int(ZoneInfo("Europe/Athens").utcoffset(moment).seconds)
+
+    second, client, _, _ = rig(start=clock.now() + 60, folder="second")
+    client.edit = lambda rates: _with_close(rates, server_time, new_close)
+    result = second.prices.sync("EURUSD", M1)
+
+    assert result.corrected == 1 and result.new == 1
+    (row,) = [r for r in bars_on(fresh_database) if r[0] == corrected_time]
+    assert row[4] == new_close
+    published = [
+        json.loads(fields[b"envelope"])["data"]
+        for _, fields in redis_client.xrange(f"{redis_prefix}:stream:bar")
+    ]
+    (correction,) = [d for d in published if d.get("correction")]
+    assert correction["previous"]["close"] == before[-1][4]
+
+
+def _with_close(rates: np.ndarray, server_time: int, close: float) -> np.ndarray:
+    rates["close"][rates["time"] == server_time] = close
+    return rates
 
 
 def test_duplicates_and_rows_out_of_order_are_quarantined(rig, fresh_database, caplog):

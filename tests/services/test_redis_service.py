@@ -197,3 +197,38 @@ def test_large_mixed_batch_keeps_order_per_stream(
     assert stream("bar") == [(n + 1, n) for n in range(2500) if n % 3]
     assert stream("account") == [(n + 1, n) for n in range(2500) if not n % 3]
     assert int(redis_client.get(f"{redis_prefix}:seq:bridge-a")) == 2500
+
+
+def test_tabs_newlines_and_unicode_in_data_arrive_intact(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str, subscriber
+) -> None:
+    # A batch travels as tab- and newline-separated lines: data holding them must not split it.
+    channel = service.channel("status")
+    subscribe(subscriber, channel)
+    data = [{"text": "a\tb\nc"}, {"text": "δ\r\n€"}, {"text": ""}]
+
+    service.publish_many([(channel, "status", d) for d in data])
+
+    assert [m["data"] for m in received(subscriber, 3)] == data
+    stream = redis_client.xrange(f"{redis_prefix}:stream:status")
+    assert [json.loads(entry[b"envelope"])["data"] for _, entry in stream] == data
+
+
+def test_channel_with_a_separator_is_refused(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    with pytest.raises(PublishError, match="tab or a newline"):
+        service.publish_many([(service.channel("bar", "EUR\tUSD", "M1"), "bar", {})])
+
+    assert redis_client.xlen(f"{redis_prefix}:stream:bar") == 0
+
+
+def test_last_keys_without_ttl_and_with_newlines_in_data(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    # The values of one call travel as one newline-separated argument.
+    service.set_last_many([("a", {"text": "x\ny"}), ("b", {"text": "δ\t€"})], ttl=0)
+
+    for key, text in (("a", "x\ny"), ("b", "δ\t€")):
+        assert json.loads(redis_client.get(f"{redis_prefix}:last:{key}"))["data"] == {"text": text}
+        assert redis_client.ttl(f"{redis_prefix}:last:{key}") == -1  # no expiry
