@@ -15,7 +15,7 @@ from bridge_v3.services.mt5.contract.dtypes import RATES_DTYPE
 from tests.services.test_database_service import settings_for
 
 T0 = 1_709_546_400  # 2024-03-04 10:00 UTC
-_accounts = itertools.count(5000)
+_accounts = itertools.count(7000)  # apart from the other modules sharing the database
 
 
 @pytest.fixture(scope="module")
