@@ -64,19 +64,34 @@ class TickStore:
         must commit with them (the messages describing the ticks: ``Publisher.stage``)."""
         return self._database.connection()
 
-    def save(self, symbol: str, ticks: np.ndarray, *, conn=None) -> int:
+    def save(
+        self, symbol: str, ticks: np.ndarray, *, conn=None, new_after: int | None = None
+    ) -> int:
         """Upsert ticks (TICKS_DTYPE, ``time_msc`` in UTC, oldest first, every tick of each
         millisecond covered); returns rows inserted or changed. Partitions are made first
-        (in a transaction of their own). ``conn``: the caller's transaction."""
+        (in a transaction of their own). ``conn``: the caller's transaction.
+
+        ``new_after``: the symbol's watermark (``time_msc``). No tick later than it can be
+        stored yet (ticks and watermark commit together), so those are appended with a
+        plain COPY; the rest are merged. Were it wrong, the append falls back to the merge
+        (see ``DatabaseService.append_columns``)."""
         if not len(ticks):
             return 0
+        if conn is None:
+            with self.transaction() as own:
+                return self.save(symbol, ticks, conn=own, new_after=new_after)
         msc = ticks["time_msc"].astype(np.int64)
         if np.any(msc[1:] < msc[:-1]):
             ticks = ticks[np.argsort(msc, kind="stable")]
             msc = ticks["time_msc"].astype(np.int64)
         self._database.ensure_tick_partitions(_utc(int(msc[0])), _utc(int(msc[-1])))
         columns = self._columns(symbol, ticks, msc)
-        return self._database.upsert_columns("ticks", columns, TICK_KEY, conn=conn)
+        split = len(msc) if new_after is None else int(np.searchsorted(msc, new_after, "right"))
+        old = {name: values[:split] for name, values in columns.items()}
+        new = {name: values[split:] for name, values in columns.items()}
+        return self._database.upsert_columns(
+            "ticks", old, TICK_KEY, conn=conn
+        ) + self._database.append_columns("ticks", new, TICK_KEY, conn=conn)
 
     def advance_watermark(self, symbol: str, last_time_msc: int, *, conn=None) -> None:
         """Move the watermark forward (never back) to ``last_time_msc`` (UTC milliseconds)."""
