@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge_v3.config.constants import COPY_TICKS_ALL
-from bridge_v3.controllers.tick_messages import tick_data, tick_messages
+from bridge_v3.controllers.tick_messages import tick_batch_messages, tick_data, tick_messages
 from bridge_v3.exceptions import TerminalError
 from bridge_v3.services.mt5.mt5_service import NO_DATA_CODE, MT5Service
 from bridge_v3.services.publisher import Publisher
@@ -40,6 +40,9 @@ CHUNK_SECONDS = 3600  # the first window of a catch-up
 CHUNK_TICKS = 50_000  # what later windows aim to hold
 MAX_CHUNK_SECONDS = 6 * 3600
 MIN_CHUNK_SECONDS = 1
+# A window with more new ticks than this is a catch-up: its ticks go out in ``ticks`` batches.
+# Live syncs (every PRICE_FETCH_INTERVAL) bring far fewer and keep one ``tick`` message each.
+BATCH_ABOVE = 100
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class TickController:
             stored = self._store.save(symbol, ticks, conn=conn, new_after=mark.time_msc)
             if len(fresh):
                 self._store.advance_watermark(symbol, new_mark.time_msc, conn=conn)
-                self._publisher.stage(conn, tick_messages(self._publisher, symbol, fresh))
+                self._publisher.stage(conn, self._messages(symbol, fresh))
         if not len(fresh):
             return TickSyncResult(len(ticks), stored, 0), mark
         mark = TickMark(new_mark.time_msc, new_mark.count + 1)
@@ -163,6 +166,11 @@ class TickController:
             self._marks[symbol] = mark
         self._publish(symbol, fresh)
         return TickSyncResult(len(ticks), stored, len(fresh)), mark
+
+    def _messages(self, symbol: str, fresh: np.ndarray) -> list[tuple[str, str, dict]]:
+        if len(fresh) > BATCH_ABOVE:
+            return tick_batch_messages(self._publisher, symbol, fresh)
+        return tick_messages(self._publisher, symbol, fresh)
 
     def _fetch(self, symbol: str, start_msc: int, end_msc: int) -> np.ndarray | None:
         """Ticks in the window, oldest first; None when the terminal has none there."""

@@ -308,3 +308,32 @@ def test_a_long_gap_of_sparse_ticks_is_fetched_in_few_windows(rig):
     assert result.new > 10_000  # twelve hours of EURUSD
     assert 2 <= len(windows) < 12  # fewer than one an hour: spans grew while ticks were sparse
     assert all(b[0] <= a[1] for a, b in zip(windows, windows[1:], strict=False))  # no gap
+
+
+def test_a_catch_up_is_published_in_batches_and_live_ticks_one_by_one(rig, redis_client):
+    controller = rig.controller(["EURUSD"])
+    controller.sync("EURUSD")
+    rig.clock.advance(3 * 3600)
+    controller.sync("EURUSD")  # a catch-up: thousands of new ticks
+    rig.clock.advance(20)
+    controller.sync("EURUSD")  # live: a handful
+
+    envelopes = sorted(
+        (
+            json.loads(fields[b"envelope"])
+            for type_ in ("tick", "ticks")
+            for _, fields in redis_client.xrange(rig.redis.key("stream", type_))
+        ),
+        key=lambda envelope: envelope["seq"],
+    )
+    batches = [e for e in envelopes if e["type"] == "ticks"]
+    singles = [e for e in envelopes if e["type"] == "tick"]
+    sizes = [len(b["data"]["time"]) for b in batches]
+    assert len(batches) > 3 and max(sizes) == 1000  # columns of up to 1000 ticks
+    assert all(set(b["data"]) == EXPECTED_FIELDS for b in batches)
+    assert all(len(column) == len(b["data"]["time"]) for b in batches for column in
+               (b["data"][name] for name in EXPECTED_FIELDS - {"symbol"}))  # fmt: skip
+    assert 0 < len(singles) <= 100 and envelopes[-len(singles) :] == singles
+    times = [t for b in batches for t in b["data"]["time"]] + [s["data"]["time"] for s in singles]
+    stored = [iso_ms(row[0]) for row in rig.stored("EURUSD")]
+    assert times == stored  # every stored tick published once, in order
