@@ -167,3 +167,24 @@ def test_a_wrong_watermark_falls_back_to_the_merge_and_changes_nothing(database,
 
     assert again == 0
     assert stored(database, store) == before
+
+
+def test_the_binary_append_stores_exactly_what_the_merge_stores(database):
+    merged, appended = TickStore(database, next(_accounts)), TickStore(database, next(_accounts))
+    ticks = make_ticks([T0, T0, T0 + 1, T0 + 86_400_000 * 40])  # two monthly partitions
+    ticks["last"] = [0.0, 1.5, float("nan"), 2.25]
+    ticks["volume"][-1] = 2**40
+    ticks["flags"][-1] = 2**30
+
+    assert merged.save("EUR/USD.é", ticks) == 4  # merged (no watermark given)
+    assert appended.save("EUR/USD.é", ticks, new_after=T0 - 1) == 4  # appended (binary COPY)
+
+    def rows(store):
+        extra = database.fetch_all(
+            "SELECT symbol, last FROM ticks WHERE account = %s ORDER BY time, ordinal",
+            (store._account,),
+        )
+        return [(*row, *more) for row, more in zip(stored(database, store), extra, strict=True)]
+
+    assert repr(rows(appended)) == repr(rows(merged))  # repr: NaN equals NaN
+    assert {r[8] for r in rows(appended)} == {"ticks_202603", "ticks_202605"}
