@@ -23,10 +23,15 @@ FIGURES = (
     "ticks", "tick_ticks_per_s", "tick_pandas_ticks_per_s", "tick_vs_pandas", "tick_vs_aim",
     "publish_messages", "publish_msgs_per_s", "bare_publish_msgs_per_s",
     "v2_publish_msgs_per_s", "publish_vs_bare", "publish_vs_v2",
+    "tick_catchup_ticks", "tick_catchup_ticks_per_s", "tick_raw_copy_rows_per_s",
+    "tick_catchup_vs_raw_copy", "fleet_bridges", "fleet_backfill_bars_per_s",
+    "alone_backfill_bars_per_s", "fleet_vs_alone", "memory_rss_end_mb",
+    "memory_bridge_alone_end_mb", "memory_simulator_end_mb",
 )  # fmt: skip
 AIMS = (
     "backfill_storage_vs_raw_copy", "backfill_vs_v2", "backfill_vs_v2_insert_only",
-    "cycle_overhead_ms", "tick_ticks_per_s", "publish_vs_bare",
+    "cycle_overhead_ms", "tick_ticks_per_s", "publish_vs_bare", "tick_catchup_ticks_per_s",
+    "memory_rss_peak_mb", "memory_bridge_alone_peak_mb", "memory_growth_after_10_min_pct",
 )  # fmt: skip
 
 
