@@ -1,6 +1,6 @@
 """Many bridges, one database: ten accounts' bridges started together against one PostgreSQL.
 
-    .venv/bin/python -m bench.bench_fleet [--bridges 10] [--symbols 3] [--days 2] [--quick]
+    .venv/bin/python -m bench.bench_fleet [--bridges 10] [--symbols 3] [--days 10] [--quick]
 
 Each bridge is a process of its own (``--child``): its own in-process simulated terminal
 with a different login, its own ``BRIDGE_ID`` and outbox, on one scratch database (fresh:
@@ -43,7 +43,7 @@ from bridge_v3.simulator.terminal import SimulatedTerminal
 START = 1774418400.0  # 2026-03-25 06:00 UTC
 FIRST_LOGIN = 20000001
 M1 = TIMEFRAMES["M1"]
-FULL = {"bridges": 10, "symbols": 3, "days": 2.0, "cycles": 5}
+FULL = {"bridges": 10, "symbols": 3, "days": 10.0, "cycles": 5}
 QUICK = {"bridges": 3, "symbols": 2, "days": 0.2, "cycles": 2}
 
 

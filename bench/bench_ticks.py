@@ -1,6 +1,6 @@
 """Ticks in a catch-up: the bridge was away, the terminal holds hours of ticks since the watermark.
 
-    .venv/bin/python -m bench.bench_ticks [--symbols 5] [--hours 6] [--repeats 3] [--quick]
+    .venv/bin/python -m bench.bench_ticks [--symbols 5] [--hours 24] [--repeats 3] [--quick]
 
 Builds the bridge as the daemon does (``bench.pipeline_rig``) on a manual clock, syncs
 the ticks of ``--symbols`` busy symbols once (each gets its watermark), jumps the clock
@@ -40,7 +40,7 @@ TICK_COLUMNS = (
     "bid", "ask", "last", "volume", "flags", "volume_real",
 )  # fmt: skip
 AIM_TICKS_PER_SECOND = 50_000
-FULL = {"symbols": 5, "hours": 6.0, "repeats": 3}
+FULL = {"symbols": 5, "hours": 24.0, "repeats": 3}
 QUICK = {"symbols": 2, "hours": 0.25, "repeats": 1}
 
 
