@@ -10,6 +10,11 @@ symbols' ticks. At ``--speed`` 60 one simulated minute passes every second, so w
 read from ``/proc/self/status`` every ``--every`` seconds; the curve is written to
 ``--curve`` (CSV) and summarised: RSS at minute 10 and at the end, growth between them,
 peak. Last line: one JSON object. Linux only (``/proc``).
+
+The simulated terminal lives in this process (a real one is a process of its own): the
+bytes of bars and ticks its market holds in its caches are sampled too, and "bridge alone"
+is the process's RSS minus them. That split is a lower bound on the simulator's share
+(its code, buffers being built and allocator slack are charged to the bridge).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench._common import scratch_database, scratch_redis
-from bench.pipeline_rig import bench_settings, symbol_names, wide_simulator_backend
+from bench.pipeline_rig import bench_settings, symbol_names, wide_market, wide_simulator_backend
 from bridge_v3.config.constants import TIMEFRAMES
 from bridge_v3.config.settings import OperationsSettings, WorkerSettings
 from bridge_v3.daemon import Bridge
@@ -37,6 +42,7 @@ from bridge_v3.simulator.clock import WallClock
 START = datetime(2026, 3, 23, 6, 0, tzinfo=timezone.utc).timestamp()
 TIMEFRAME_NAMES = ("M1", "M5", "M15")
 WARM_MINUTE = 10
+MIB = 1024 * 1024
 
 
 def rss_mb() -> float:
@@ -70,23 +76,31 @@ def run_settings(args, postgres, redis_settings, spool: str):
     )
 
 
-def sample(args, bridge: Bridge, stop: threading.Event) -> list[tuple[float, float, int]]:
-    """(minutes since start, RSS MiB, bars stored) every ``args.every`` s until the end."""
+def sample(args, bridge: Bridge, market, stop: threading.Event) -> list[tuple]:
+    """(minutes since start, RSS MiB, simulator MiB, bars stored) every ``args.every`` s."""
     started = time.monotonic()
     curve = []
     while True:
         minutes = (time.monotonic() - started) / 60
-        curve.append(
-            (minutes, rss_mb(), bridge.database.fetch_all("SELECT count(*) FROM bars")[0][0])
+        bars = bridge.database.fetch_all("SELECT count(*) FROM bars")[0][0]
+        curve.append((minutes, rss_mb(), market.cached_bytes() / MIB, bars))
+        _, rss, simulator, _ = curve[-1]
+        print(
+            f"{minutes:6.1f} min  RSS {rss:7.1f} MiB  (simulator {simulator:6.1f}, "
+            f"bridge alone {rss - simulator:7.1f})  bars {bars:,}",
+            flush=True,
         )
-        print(f"{minutes:6.1f} min  RSS {curve[-1][1]:7.1f} MiB  bars {curve[-1][2]:,}", flush=True)
         if minutes >= args.minutes or stop.wait(args.every):
             return curve
 
 
-def summary(curve: list[tuple[float, float, int]]) -> dict:
+def summary(curve: list[tuple]) -> dict:
     warm = next((point for point in curve if point[0] >= WARM_MINUTE), curve[0])
     end = curve[-1]
+
+    def alone(point) -> float:
+        return point[1] - point[2]
+
     return {
         "minutes": round(end[0], 1),
         "rss_start_mb": round(curve[0][1], 1),
@@ -94,14 +108,19 @@ def summary(curve: list[tuple[float, float, int]]) -> dict:
         "rss_end_mb": round(end[1], 1),
         "rss_peak_mb": round(max(point[1] for point in curve), 1),
         "growth_after_10_min_pct": round(100 * (end[1] - warm[1]) / warm[1], 1),
-        "bars_stored": end[2],
+        "simulator_end_mb": round(end[2], 1),
+        "bridge_alone_start_mb": round(alone(curve[0]), 1),
+        "bridge_alone_end_mb": round(alone(end), 1),
+        "bridge_alone_peak_mb": round(max(alone(point) for point in curve), 1),
+        "bridge_alone_growth_after_10_min_pct": round(
+            100 * (alone(end) - alone(warm)) / alone(warm), 1
+        ),
+        "bars_stored": end[3],
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+def measure(args: argparse.Namespace) -> dict:
+    """Run the daemon for ``args.minutes``, write the curve, return the summary."""
     clock = WallClock(START, speed=args.speed)
     with (
         scratch_database() as postgres,
@@ -110,12 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         settings = run_settings(args, postgres, redis_settings, str(Path(spool) / "outbox.sqlite3"))
         stop = threading.Event()
-        bridge = Bridge(settings, stop, wide_simulator_backend(clock))
+        market = wide_market(clock)
+        bridge = Bridge(settings, stop, wide_simulator_backend(clock, market))
         bridge.connect()
         runner = threading.Thread(target=bridge.run, name="bridge", daemon=True)
         runner.start()
         try:
-            curve = sample(args, bridge, threading.Event())
+            curve = sample(args, bridge, market, threading.Event())
         finally:
             stop.set()
             runner.join(30)
@@ -123,10 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.curve).parent.mkdir(parents=True, exist_ok=True)
     with open(args.curve, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["minutes", "rss_mib", "bars_stored"])
-        writer.writerows((round(m, 2), round(r, 1), b) for m, r, b in curve)
-    result = summary(curve)
-    print(json.dumps(result))
+        writer.writerow(["minutes", "rss_mib", "simulator_mib", "bridge_alone_mib", "bars_stored"])
+        writer.writerows(
+            (round(m, 2), round(r, 1), round(s, 1), round(r - s, 1), b) for m, r, s, b in curve
+        )
+    return summary(curve)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    print(json.dumps(measure(args)))
     return 0
 
 

@@ -22,6 +22,9 @@ measures, each against a baseline taken in the same run:
   ``--latency-minutes`` of closes of ``--cycle-symbols`` x (M1, M5, M15).
 - ``--backfill`` as a user runs it, a whole process (``bench.bench_backfill``: 15 symbols x
   60 days, quick: 2 x 1), against a raw COPY of its rows, and run again over stored rows.
+- a tick catch-up (``bench.bench_ticks``) against a raw COPY of the same rows;
+- ten bridges on one database (``bench.bench_fleet``) against one alone;
+- memory of a long run (``bench.bench_memory``, ``--memory-minutes``; 0 skips it).
 
 Prints a table, then, last, one JSON line with every figure. Aims are DESIGN §6.
 ``--quick`` runs everything on tiny sizes (a smoke run: its figures mean nothing).
@@ -32,12 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import bench_backfill, bench_latency
+from bench import bench_backfill, bench_fleet, bench_latency, bench_memory, bench_ticks
 from bench import pipeline_measures as measures
 from bench._common import scratch_database, scratch_redis
 from bench.bench_tick_aggregation import PERIODS
@@ -54,11 +58,13 @@ FULL = {
     "symbols": 20, "days": 21, "baseline_rows": 2000, "cycle_symbols": 40, "cycles": 7,
     "ticks": 2_000_000, "tick_periods": ",".join(PERIODS), "repeats": 3, "messages": 50_000,
     "latency_minutes": 2, "latency_lead": bench_latency.LEAD_SECONDS,
+    "memory_minutes": 60.0,
 }  # fmt: skip
 QUICK = {
     "symbols": 2, "days": 1, "baseline_rows": 20, "cycle_symbols": 2, "cycles": 1,
     "ticks": 20_000, "tick_periods": "M1", "repeats": 1, "messages": 200,
     "latency_minutes": 0, "latency_lead": 3.0,
+    "memory_minutes": 0.3,
 }  # fmt: skip
 
 
@@ -76,6 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, help="bar messages published")
     parser.add_argument("--latency-minutes", type=int, help="minutes of closes for latency")
     parser.add_argument("--latency-lead", type=float, help="seconds run before the first close")
+    parser.add_argument("--memory-minutes", type=float, help="long run for memory; 0 skips")
     parser.add_argument("--verbose", action="store_true", help="the bridge's own log lines")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -111,6 +118,30 @@ def measure_stages(args, bridge, client, clock: ManualClock, backfilled: list[st
     return found
 
 
+def measure_separate(args: argparse.Namespace) -> dict:
+    """The stages that build their own bridges: tick catch-up, fleet, memory."""
+    size = ["--quick"] if args.quick else []
+    ticks = bench_ticks.parse_args(size)
+    found = {
+        "tick_catchup": bench_ticks.measure(ticks.symbols, ticks.hours, ticks.repeats),
+        "fleet": bench_fleet.measure(bench_fleet.parse_args(size)),
+    }
+    if args.memory_minutes:
+        memory = ["--minutes", str(args.memory_minutes), "--every", "5" if args.quick else "10"]
+        with tempfile.TemporaryDirectory() as scratch:
+            if args.quick:  # a smoke run's curve is not kept
+                memory += ["--curve", str(Path(scratch) / "memory_curve.csv")]
+            found["memory"] = memory_in_own_process(memory)
+    return found
+
+
+def memory_in_own_process(arguments: list[str]) -> dict:
+    """``bench.bench_memory`` in a fresh process: this one's RSS holds the other stages."""
+    command = [sys.executable, "-m", bench_memory.__name__, *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -125,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     found["latency"] = bench_latency.measure(
         args.cycle_symbols, args.latency_minutes, args.latency_lead
     )
+    found.update(measure_separate(args))
     results = figures(found)
     sys.stdout.write(table(results, found, quick=args.quick))
     results["aims"] = aims(results)

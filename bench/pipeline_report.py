@@ -12,6 +12,9 @@ AIM_CYCLE_SECONDS = 0.020
 AIM_TICKS_PER_SECOND = 1_000_000
 AIM_PUBLISH_RATIO = 0.80
 AIM_AGAIN_RATIO = 0.50  # a second --backfill over stored rows: under half the first
+AIM_TICK_CATCHUP_PER_SECOND = 50_000
+AIM_MEMORY_MB = 150.0
+AIM_MEMORY_GROWTH_PCT = 10.0
 
 
 def figures(found: dict) -> dict[str, float]:
@@ -23,7 +26,14 @@ def figures(found: dict) -> dict[str, float]:
         **_publish(found),
         **_latency(found),
         **found.get("backfill_process", {}),
+        **found.get("tick_catchup", {}),
+        **found.get("fleet", {}),
+        **_memory(found),
     }
+
+
+def _memory(found: dict) -> dict[str, float]:
+    return {f"memory_{name}": value for name, value in found.get("memory", {}).items()}
 
 
 def _backfill(found: dict) -> dict[str, float]:
@@ -113,6 +123,12 @@ def aims(f: dict[str, float]) -> dict[str, dict]:
         "backfill_process_vs_raw_copy": (AIM_COPY_RATIO, True),
         "backfill_again_vs_first": (AIM_AGAIN_RATIO, False),
     }
+    if "tick_catchup_ticks_per_s" in f:
+        checks["tick_catchup_ticks_per_s"] = (AIM_TICK_CATCHUP_PER_SECOND, True)
+    if "memory_rss_end_mb" in f:
+        checks["memory_rss_peak_mb"] = (AIM_MEMORY_MB, False)
+        checks["memory_bridge_alone_peak_mb"] = (AIM_MEMORY_MB, False)
+        checks["memory_growth_after_10_min_pct"] = (AIM_MEMORY_GROWTH_PCT, False)
     return {
         name: {"value": f[name], "aim": aim, "met": f[name] >= aim if at_least else f[name] < aim}
         for name, (aim, at_least) in checks.items()
@@ -186,7 +202,7 @@ def _table_rows(f: dict[str, float], found: dict) -> list[tuple]:
          "polling interval (ms)", "1000", "", None, ""),
         ("first tick after close -> subscriber, p99 (ms)", f"{f['latency_bridge_p99_ms']:.0f}",
          "polling interval (ms)", "1000", "", None, ""),
-    ]  # fmt: skip
+    ] + _separate_rows(f)  # fmt: skip
 
 
 def _process_rows(f: dict[str, float]) -> list[tuple]:
@@ -202,6 +218,33 @@ def _process_rows(f: dict[str, float]) -> list[tuple]:
          "the first run (s)", f"{f['backfill_process_seconds']:.2f}",
          f"{f['backfill_again_vs_first']:.2f}", "backfill_again_vs_first", "< 0.50"),
     ]  # fmt: skip
+
+
+def _separate_rows(f: dict[str, float]) -> list[tuple]:
+    rows = []
+    if "tick_catchup_ticks_per_s" in f:
+        rows.append(
+            (f"tick catch-up, {f['tick_catchup_ticks']:,} ticks (ticks/s)",
+             _n(f["tick_catchup_ticks_per_s"]), "raw COPY text (rows/s)",
+             _n(f["tick_raw_copy_rows_per_s"]), f"{f['tick_catchup_vs_raw_copy']:.2f}",
+             "tick_catchup_ticks_per_s", ">= 50,000/s"))  # fmt: skip
+    if "fleet_backfill_bars_per_s" in f:
+        rows.append(
+            (f"{f['fleet_bridges']} bridges, one database (bars/s)",
+             _n(f["fleet_backfill_bars_per_s"]), "one bridge alone (bars/s)",
+             _n(f["alone_backfill_bars_per_s"]), f"{f['fleet_vs_alone']:.2f}", None, ""))  # fmt: skip
+    if "memory_rss_end_mb" in f:
+        rows += [
+            (f"memory, {f['memory_minutes']} min: process RSS peak (MiB)",
+             f"{f['memory_rss_peak_mb']:.1f}", "aim (MB)", "150", "", "memory_rss_peak_mb",
+             "< 150 MB"),
+            ("memory: bridge alone (RSS - simulator) peak", f"{f['memory_bridge_alone_peak_mb']:.1f}",
+             "simulator's cached bars/ticks (MiB)", f"{f['memory_simulator_end_mb']:.1f}", "",
+             "memory_bridge_alone_peak_mb", "< 150 MB"),
+            ("memory: RSS growth minute 10 -> end (%)", f"{f['memory_growth_after_10_min_pct']:.1f}",
+             "aim (%)", "10", "", "memory_growth_after_10_min_pct", "< 10 %"),
+        ]  # fmt: skip
+    return rows
 
 
 def _n(value: float) -> str:

@@ -48,9 +48,13 @@ def symbol_names(count: int) -> list[str]:
     return names[:count]
 
 
-def wide_simulator_backend(clock: ManualClock) -> TerminalBackend:
-    """An in-process simulated terminal over the wide catalogue, on ``clock``."""
-    market = Market(clock, BrokerTime(ZONE), seed=SEED, symbols=wide_catalogue())
+def wide_market(clock: ManualClock) -> Market:
+    return Market(clock, BrokerTime(ZONE), seed=SEED, symbols=wide_catalogue())
+
+
+def wide_simulator_backend(clock: ManualClock, market: Market | None = None) -> TerminalBackend:
+    """An in-process simulated terminal over the wide catalogue (or ``market``), on ``clock``."""
+    market = wide_market(clock) if market is None else market
     broker = PaperBroker(market, login=10000001, balance=10000.0, server="BridgeSim-Bench")
     terminal = SimulatedTerminal(market, broker, password="sim")
     return TerminalBackend(

@@ -37,6 +37,7 @@ from bridge_v3.exceptions import (
 )
 from bridge_v3.models.risk import RiskLimits
 from bridge_v3.operations import Operations
+from bridge_v3.services.allocator import release_free_memory
 from bridge_v3.services.bar_store import BarStore
 from bridge_v3.services.circuit_breaker import CircuitBreaker, guarded
 from bridge_v3.services.database_service import DatabaseService
@@ -64,6 +65,7 @@ logger = logging.getLogger(__name__)
 OUTBOX_FLUSH_SECONDS = 5.0
 SYMBOLS_REFRESH_SECONDS = 86_400.0
 CLOCK_CHECK_SECONDS = 60.0
+MEMORY_TRIM_SECONDS = 30.0  # free heap pages back to the system after a burst
 # Waits are cut in slices: on Windows an untimed wait cannot be interrupted by Ctrl+C, so
 # the stop handler would never run and a service stop would end in TerminateProcess.
 WAIT_SLICE = 0.5
@@ -531,6 +533,7 @@ class Bridge:
         add("clock", needs(self.mt5.check_clock, "terminal"), CLOCK_CHECK_SECONDS, Priority.HIGH)
         add("outbox", self.publisher.deliver, OUTBOX_FLUSH_SECONDS, Priority.LOW)
         add("worker-stats", self.report, w.stats_interval, Priority.LOW)
+        add("memory", release_free_memory, MEMORY_TRIM_SECONDS, Priority.LOW)
         self.operations.schedule_jobs(self.scheduler)
 
     def run_once(self) -> None:

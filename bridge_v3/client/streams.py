@@ -14,6 +14,7 @@ from redis.retry import Retry
 KNOWN_TYPES = (
     "bar",
     "tick",
+    "ticks",
     "account",
     "position",
     "order",

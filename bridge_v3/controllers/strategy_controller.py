@@ -20,8 +20,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import pandas as pd
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from bridge_v3.config.constants import Timeframe
 from bridge_v3.controllers.strategy_actions import Actions
@@ -30,6 +30,9 @@ from bridge_v3.models.trade import iso
 from bridge_v3.services.publisher import Publisher
 from bridge_v3.services.strategy_store import SignalRow, StrategyStore
 from bridge_v3.strategies.base import Signal, Strategy
+
+if TYPE_CHECKING:  # pandas is loaded only when a strategy runs
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +223,7 @@ class StrategyController:
                     "%s errors of it are counted only)",
                     strategy.name,
                     symbol,
-                    iso(pd.Timestamp(time, unit="s", tz="UTC").to_pydatetime()),
+                    iso(datetime.fromtimestamp(time, tz=timezone.utc)),
                     type(error).__name__,
                 )
             return None
@@ -254,7 +257,7 @@ class StrategyController:
             strategy=strategy.name,
             symbol=symbol,
             timeframe=strategy.timeframe.name,
-            time=pd.Timestamp(time, unit="s", tz="UTC").to_pydatetime(),
+            time=datetime.fromtimestamp(time, tz=timezone.utc),
             side=signal.side,
             price=signal.price,
             sl=signal.sl,

@@ -7,8 +7,10 @@ duplicates (see :mod:`bridge_v3.services.tick_store`), moves the watermark, then
 the ticks past the old watermark. Rows, watermark and the messages of the new ticks commit
 in one transaction (see ``Publisher.stage``), so a PostgreSQL outage or a crash loses
 nothing: the next sync fetches the same ticks again, and committed messages are sent. A long gap
-(downtime) is fetched in chunks, each stored and marked before the next, so memory stays
-bounded and an interrupted fill resumes where it stopped.
+(downtime) is fetched in windows, each stored and marked before the next, so memory stays
+bounded and an interrupted fill resumes where it stopped. Each window's span is scaled so it
+holds about ``chunk_ticks`` ticks: hours for a quiet symbol (few transactions), minutes for
+a busy one (bounded memory).
 
 A symbol seen for the first time starts ``first_window_seconds`` (default 10 minutes)
 before now: ticks are for live use, history lives in the bars.
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bridge_v3.config.constants import COPY_TICKS_ALL
-from bridge_v3.controllers.tick_messages import tick_data, tick_messages
+from bridge_v3.controllers.tick_messages import tick_batch_messages, tick_data, tick_messages
 from bridge_v3.exceptions import TerminalError
 from bridge_v3.services.mt5.mt5_service import NO_DATA_CODE, MT5Service
 from bridge_v3.services.publisher import Publisher
@@ -34,7 +36,13 @@ from bridge_v3.services.tick_store import TickMark, TickStore, tick_ordinals
 logger = logging.getLogger(__name__)
 
 FIRST_WINDOW_SECONDS = 600
-CHUNK_SECONDS = 3600
+CHUNK_SECONDS = 3600  # the first window of a catch-up
+CHUNK_TICKS = 50_000  # what later windows aim to hold
+MAX_CHUNK_SECONDS = 6 * 3600
+MIN_CHUNK_SECONDS = 1
+# A window with more new ticks than this is a catch-up: its ticks go out in ``ticks`` batches.
+# Live syncs (every PRICE_FETCH_INTERVAL) bring far fewer and keep one ``tick`` message each.
+BATCH_ABOVE = 100
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,13 @@ class TickSyncResult:
         return TickSyncResult(
             self.fetched + other.fetched, self.stored + other.stored, self.new + other.new
         )
+
+
+def next_span(span_ms: int, fetched: int, target: int, lowest_ms: int, highest_ms: int) -> int:
+    """The next window's span: scaled towards ``target`` ticks from what the last one held,
+    by at most 4x either way (tick density changes: a quiet night, then an open market)."""
+    scale = min(4.0, max(0.25, target / max(fetched, 1)))
+    return int(min(highest_ms, max(lowest_ms, span_ms * scale)))
 
 
 def new_tick_mask(time_msc: np.ndarray, ordinals: np.ndarray, mark: TickMark) -> np.ndarray:
@@ -70,6 +85,7 @@ class TickController:
         last_ttl: int,
         first_window_seconds: float = FIRST_WINDOW_SECONDS,
         chunk_seconds: float = CHUNK_SECONDS,
+        chunk_ticks: int = CHUNK_TICKS,
     ) -> None:
         self._mt5 = mt5
         self._store = store
@@ -79,6 +95,11 @@ class TickController:
         self._last_ttl = last_ttl
         self._first_window_ms = int(first_window_seconds * 1000)
         self._chunk_ms = max(1000, int(chunk_seconds * 1000))
+        self._chunk_ticks = max(1, int(chunk_ticks))
+        self._span_limits = (
+            MIN_CHUNK_SECONDS * 1000,
+            max(self._chunk_ms, MAX_CHUNK_SECONDS * 1000),
+        )
         self._marks: dict[str, TickMark] = {}
         self._lock = threading.Lock()
         self.totals: Counter[str] = Counter()
@@ -103,14 +124,15 @@ class TickController:
         now_msc = int(self._clock() * 1000)
         mark = self._mark_or_first_window(symbol, now_msc)
         total = TickSyncResult()
-        start = mark.time_msc
+        start, span = mark.time_msc, self._chunk_ms
         while True:
-            end = min(now_msc, start + self._chunk_ms)
+            end = min(now_msc, start + span)
             result, mark = self._sync_window(symbol, start, end, mark)
             total += result
             if end >= now_msc:
                 break
             start = max(end, mark.time_msc)
+            span = next_span(span, result.fetched, self._chunk_ticks, *self._span_limits)
         self._count(total)
         return total
 
@@ -133,10 +155,10 @@ class TickController:
         new_mark = TickMark(int(ticks["time_msc"][-1]), int(ordinals[-1])) if len(ticks) else mark
         # The ticks, the watermark and the messages of the new ones commit together.
         with self._store.transaction() as conn:
-            stored = self._store.save(symbol, ticks, conn=conn)
+            stored = self._store.save(symbol, ticks, conn=conn, new_after=mark.time_msc)
             if len(fresh):
                 self._store.advance_watermark(symbol, new_mark.time_msc, conn=conn)
-                self._publisher.stage(conn, tick_messages(self._publisher, symbol, fresh))
+                self._publisher.stage(conn, self._messages(symbol, fresh))
         if not len(fresh):
             return TickSyncResult(len(ticks), stored, 0), mark
         mark = TickMark(new_mark.time_msc, new_mark.count + 1)
@@ -144,6 +166,11 @@ class TickController:
             self._marks[symbol] = mark
         self._publish(symbol, fresh)
         return TickSyncResult(len(ticks), stored, len(fresh)), mark
+
+    def _messages(self, symbol: str, fresh: np.ndarray) -> list[tuple[str, str, dict]]:
+        if len(fresh) > BATCH_ABOVE:
+            return tick_batch_messages(self._publisher, symbol, fresh)
+        return tick_messages(self._publisher, symbol, fresh)
 
     def _fetch(self, symbol: str, start_msc: int, end_msc: int) -> np.ndarray | None:
         """Ticks in the window, oldest first; None when the terminal has none there."""

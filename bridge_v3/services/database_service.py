@@ -260,6 +260,28 @@ class DatabaseService:
         with self.connection() as own:
             return self._merge(own, _Merge(table, columns, list(key), list(update)), values)
 
+    def copy_new(
+        self, conn, table: str, columns: Sequence[str], payload: bytes, *, binary: bool = False
+    ) -> bool:
+        """COPY rows the caller knows to be new straight into ``table`` in the caller's
+        transaction (no stage, no conflict check per row): True when done. False when a row
+        existed after all: the COPY met a unique index and was rolled back to a savepoint,
+        so the caller merges those rows instead (the outcome is the upsert's either way)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+            sql.Identifier(table),
+            _names(columns),
+            sql.SQL(" WITH (FORMAT binary)" if binary else ""),
+        )
+        with conn.cursor() as cur:
+            cur.execute("SAVEPOINT bridge_copy_new")
+            try:
+                cur.copy_expert(statement.as_string(cur), io.BytesIO(payload), 1 << 20)
+            except psycopg2.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT bridge_copy_new")
+                return False
+            cur.execute("RELEASE SAVEPOINT bridge_copy_new")
+        return True
+
     def _merge(self, conn, merge: _Merge, values: list[Sequence]) -> int:
         with conn.cursor() as cur:
             merge.touch = "updated_at" in self._columns_of(cur, merge.table)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bridge_v3.services.database_service import DatabaseService
+
+if TYPE_CHECKING:  # pandas is loaded only when a strategy runs: it costs tens of MB
+    import pandas as pd
 
 BAR_FIELDS = ("open", "high", "low", "close", "tick_volume")
 
@@ -48,6 +50,8 @@ class StrategyStore:
             " AND time <= to_timestamp(%s) ORDER BY time DESC LIMIT %s",
             (self._account, symbol, timeframe, int(until), int(count)),
         )
+        import pandas as pd
+
         rows.reverse()
         frame = pd.DataFrame(rows, columns=("time", *BAR_FIELDS))
         frame["time"] = pd.to_datetime(frame["time"], utc=True)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from bridge_v3.services.database_service import DatabaseService
+from bridge_v3.services.tick_copy import NAMES, binary_rows
 
 TICK_KEY = ("account", "symbol", "time", "ordinal")
 TICK_FIELDS = ("bid", "ask", "last", "volume", "flags", "volume_real")
@@ -64,19 +65,44 @@ class TickStore:
         must commit with them (the messages describing the ticks: ``Publisher.stage``)."""
         return self._database.connection()
 
-    def save(self, symbol: str, ticks: np.ndarray, *, conn=None) -> int:
+    def save(
+        self, symbol: str, ticks: np.ndarray, *, conn=None, new_after: int | None = None
+    ) -> int:
         """Upsert ticks (TICKS_DTYPE, ``time_msc`` in UTC, oldest first, every tick of each
         millisecond covered); returns rows inserted or changed. Partitions are made first
-        (in a transaction of their own). ``conn``: the caller's transaction."""
+        (in a transaction of their own). ``conn``: the caller's transaction.
+
+        ``new_after``: the symbol's watermark (``time_msc``). No tick later than it can be
+        stored yet (ticks and watermark commit together), so those are appended with a
+        binary COPY; the rest are merged. Were it wrong, the append falls back to the merge
+        (see ``DatabaseService.copy_new``)."""
         if not len(ticks):
             return 0
+        if conn is None:
+            with self.transaction() as own:
+                return self.save(symbol, ticks, conn=own, new_after=new_after)
         msc = ticks["time_msc"].astype(np.int64)
         if np.any(msc[1:] < msc[:-1]):
             ticks = ticks[np.argsort(msc, kind="stable")]
             msc = ticks["time_msc"].astype(np.int64)
         self._database.ensure_tick_partitions(_utc(int(msc[0])), _utc(int(msc[-1])))
-        columns = self._columns(symbol, ticks, msc)
+        split = len(msc) if new_after is None else int(np.searchsorted(msc, new_after, "right"))
+        ordinals = tick_ordinals(msc)
+        changed = self._merge(symbol, ticks[:split], msc[:split], ordinals[:split], conn)
+        return changed + self._append(symbol, ticks[split:], msc[split:], ordinals[split:], conn)
+
+    def _merge(self, symbol: str, ticks, msc, ordinals, conn) -> int:
+        columns = self._columns(symbol, ticks, msc, ordinals)
         return self._database.upsert_columns("ticks", columns, TICK_KEY, conn=conn)
+
+    def _append(self, symbol: str, ticks, msc, ordinals, conn) -> int:
+        """Ticks past the watermark: a binary COPY, or the merge should one exist already."""
+        if not len(ticks):
+            return 0
+        payload = binary_rows(self._account, symbol, ticks, msc, ordinals)
+        if self._database.copy_new(conn, "ticks", NAMES, payload, binary=True):
+            return len(ticks)
+        return self._merge(symbol, ticks, msc, ordinals, conn)
 
     def advance_watermark(self, symbol: str, last_time_msc: int, *, conn=None) -> None:
         """Move the watermark forward (never back) to ``last_time_msc`` (UTC milliseconds)."""
@@ -94,14 +120,16 @@ class TickStore:
             )
         return None
 
-    def _columns(self, symbol: str, ticks: np.ndarray, msc: np.ndarray) -> dict:
+    def _columns(self, symbol: str, ticks: np.ndarray, msc: np.ndarray, ordinals) -> dict:
         count = len(ticks)
         columns = {
             "account": np.full(count, self._account, dtype=np.int64),
             "symbol": [symbol] * count,
-            "time": msc.astype("datetime64[ms]"),  # naive UTC: the session's zone is UTC
+            # ISO text without a zone (the session's zone is UTC), formatted by numpy: a
+            # datetime object per tick would cost more than the rest of the row together.
+            "time": np.datetime_as_string(msc.astype("datetime64[ms]")).tolist(),
             "time_msc": msc,
-            "ordinal": tick_ordinals(msc),
+            "ordinal": ordinals,
         }
         columns.update((name, ticks[name]) for name in TICK_FIELDS)
         return columns

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is loaded only when a strategy runs
+    import pandas as pd
 
 from bridge_v3.config.constants import Timeframe
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is loaded only when a strategy runs
+    import pandas as pd
 
 
 def sma(values: pd.Series, period: int) -> pd.Series:
@@ -12,6 +15,8 @@ def sma(values: pd.Series, period: int) -> pd.Series:
 
 def true_range(bars: pd.DataFrame) -> pd.Series:
     """max(high - low, |high - previous close|, |low - previous close|)."""
+    import pandas as pd
+
     previous = bars["close"].shift(1)
     ranges = pd.concat(
         [

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is loaded only when a strategy runs
+    import pandas as pd
 
 from bridge_v3.strategies.base import Signal, Strategy
 from bridge_v3.strategies.indicators import atr, sma

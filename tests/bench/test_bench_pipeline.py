@@ -26,11 +26,17 @@ FIGURES = (
     "latency_p50_ms", "latency_p99_ms", "latency_bridge_p50_ms", "latency_bridge_p99_ms",
     "backfill_process_bars", "backfill_process_seconds", "backfill_raw_copy_rows_per_s",
     "backfill_process_vs_raw_copy", "backfill_again_seconds", "backfill_again_vs_first",
+    "tick_catchup_ticks", "tick_catchup_ticks_per_s", "tick_raw_copy_rows_per_s",
+    "tick_catchup_vs_raw_copy", "fleet_bridges", "fleet_backfill_bars_per_s",
+    "alone_backfill_bars_per_s", "fleet_vs_alone", "memory_rss_end_mb",
+    "memory_bridge_alone_end_mb", "memory_simulator_end_mb",
 )  # fmt: skip
 AIMS = (
     "backfill_storage_vs_raw_copy", "backfill_vs_v2", "backfill_vs_v2_insert_only",
     "cycle_overhead_ms", "tick_ticks_per_s", "publish_vs_bare",
     "backfill_process_vs_raw_copy", "backfill_again_vs_first",
+    "tick_catchup_ticks_per_s", "memory_rss_peak_mb", "memory_bridge_alone_peak_mb",
+    "memory_growth_after_10_min_pct",
 )  # fmt: skip
 
 

@@ -12,16 +12,18 @@ from bridge_v3 import schemas
 from bridge_v3.client.validation import SchemaError, compile_schema
 from tests.client.conftest import SimBridge, stream_envelopes
 
-# A first cycle also publishes the simulated account's opening deposit, a deal.
-TYPES_ON_MAIN = {"bar", "tick", "account", "status", "deal"}
+# A first cycle also publishes the simulated account's opening deposit, a deal. Ticks come
+# batched ("ticks") in the first cycles (many at once), then one by one ("tick").
+TYPES_ON_MAIN = {"bar", "tick", "ticks", "account", "status", "deal"}
 
 
 @pytest.fixture
 def published(fresh_database, redis_client, redis_prefix, tmp_path) -> list[dict]:
-    """Every message of two cycles of the bridge on the simulated terminal, ticks included."""
+    """Every message of three cycles of the bridge on the simulated terminal, ticks included."""
     bridge = SimBridge(fresh_database, redis_prefix, tmp_path, tick_symbols=("BTCUSD",))
     bridge.run_once()
     bridge.run_once(advance=900)
+    bridge.run_once(advance=60)
     return stream_envelopes(redis_client, redis_prefix)
 
 

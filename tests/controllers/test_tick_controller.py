@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 
 from bridge_v3.config.settings import MarketSettings
-from bridge_v3.controllers.tick_controller import TickController, TickSyncResult
+from bridge_v3.controllers.tick_controller import TickController, TickSyncResult, next_span
 from bridge_v3.daemon import Bridge
 from bridge_v3.exceptions import StorageError, TerminalError
 from bridge_v3.services.database_service import DatabaseService
@@ -280,3 +280,60 @@ def stored_ticks(pg: dict, account: int, symbol: str) -> list[int]:
             (account, symbol),
         )
         return [row[0] for row in cur.fetchall()]
+
+
+def test_catch_up_windows_scale_towards_the_target_tick_count():
+    hour = 3_600_000
+    limits = (1000, 6 * hour)
+    assert next_span(hour, 1_000, 50_000, *limits) == 4 * hour  # quiet: grows, 4x at most
+    assert next_span(4 * hour, 0, 50_000, *limits) == 6 * hour  # never past the longest
+    assert next_span(hour, 100_000, 50_000, *limits) == hour // 2  # busy: shrinks
+    assert next_span(2000, 10**7, 50_000, *limits) == 1000  # never below the shortest
+
+
+def test_a_long_gap_of_sparse_ticks_is_fetched_in_few_windows(rig):
+    controller = rig.controller(["EURUSD"])
+    controller.sync("EURUSD")
+    rig.clock.advance(12 * 3600)
+    windows = []
+    fetch = rig.mt5.ticks_range
+
+    def counted(*args, **kwargs):
+        windows.append(args[1:3])
+        return fetch(*args, **kwargs)
+
+    rig.mt5.ticks_range = counted
+    result = controller.sync("EURUSD")
+
+    assert result.new > 10_000  # twelve hours of EURUSD
+    assert 2 <= len(windows) < 12  # fewer than one an hour: spans grew while ticks were sparse
+    assert all(b[0] <= a[1] for a, b in zip(windows, windows[1:], strict=False))  # no gap
+
+
+def test_a_catch_up_is_published_in_batches_and_live_ticks_one_by_one(rig, redis_client):
+    controller = rig.controller(["EURUSD"])
+    controller.sync("EURUSD")
+    rig.clock.advance(3 * 3600)
+    controller.sync("EURUSD")  # a catch-up: thousands of new ticks
+    rig.clock.advance(20)
+    controller.sync("EURUSD")  # live: a handful
+
+    envelopes = sorted(
+        (
+            json.loads(fields[b"envelope"])
+            for type_ in ("tick", "ticks")
+            for _, fields in redis_client.xrange(rig.redis.key("stream", type_))
+        ),
+        key=lambda envelope: envelope["seq"],
+    )
+    batches = [e for e in envelopes if e["type"] == "ticks"]
+    singles = [e for e in envelopes if e["type"] == "tick"]
+    sizes = [len(b["data"]["time"]) for b in batches]
+    assert len(batches) > 3 and max(sizes) == 1000  # columns of up to 1000 ticks
+    assert all(set(b["data"]) == EXPECTED_FIELDS for b in batches)
+    assert all(len(column) == len(b["data"]["time"]) for b in batches for column in
+               (b["data"][name] for name in EXPECTED_FIELDS - {"symbol"}))  # fmt: skip
+    assert 0 < len(singles) <= 100 and envelopes[-len(singles) :] == singles
+    times = [t for b in batches for t in b["data"]["time"]] + [s["data"]["time"] for s in singles]
+    stored = [iso_ms(row[0]) for row in rig.stored("EURUSD")]
+    assert times == stored  # every stored tick published once, in order

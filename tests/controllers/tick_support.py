@@ -115,9 +115,27 @@ class Rig:
         return terminal_bars(self.backend, self.zone, symbol, timeframe, utc_from, utc_to)
 
     def published(self, client: redis.Redis) -> list[dict]:
-        """Every tick envelope in the stream, oldest first."""
-        entries = client.xrange(self.redis.key("stream", "tick"))
-        return [json.loads(fields[b"envelope"]) for _, fields in entries]
+        """Every tick published, oldest first, as a ``tick`` envelope; each tick of a ``ticks``
+        batch becomes one such envelope (with the batch's seq)."""
+        envelopes = [
+            json.loads(fields[b"envelope"])
+            for type_ in ("tick", "ticks")
+            for _, fields in client.xrange(self.redis.key("stream", type_))
+        ]
+        envelopes.sort(key=lambda envelope: envelope["seq"])
+        return [tick for envelope in envelopes for tick in unbatched(envelope)]
+
+
+def unbatched(envelope: dict) -> list[dict]:
+    """A ``tick`` envelope as it is; a ``ticks`` batch as one ``tick`` envelope per tick."""
+    if envelope["type"] != "ticks":
+        return [envelope]
+    columns = {name: values for name, values in envelope["data"].items() if name != "symbol"}
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    symbol = envelope["data"]["symbol"]
+    return [{**envelope, "type": "tick", "data": {"symbol": symbol, **row}} for row in rows]
 
 
 def terminal_ticks(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +155,55 @@ def test_concurrent_runs_apply_once(db: DatabaseService) -> None:
         thread.join(timeout=30)
 
     assert sorted(results) == [[], SHIPPED]
+
+
+MIGRATE_CHILD = """
+import json, sys
+from bridge_v3.config.secret import Secret
+from bridge_v3.config.settings import PostgresSettings
+from bridge_v3.services.database_service import DatabaseService
+params = json.loads(sys.argv[1])
+service = DatabaseService(PostgresSettings(
+    host=params["host"], port=params["port"], db=params["dbname"], user=params["user"],
+    password=Secret(params["password"]), pool_min=1, pool_max=2))
+service.start()
+print(json.dumps(service.migrate()))
+service.close()
+"""
+
+
+def test_bridges_starting_together_in_processes_migrate_once(fresh_database: dict) -> None:
+    """Six processes, each its own connections, migrate one fresh database at once: every
+    one succeeds, exactly one applies the files, and each file is recorded once."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_CHILD, json.dumps(fresh_database)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outcomes = [child.communicate(timeout=120) for child in children]
+
+    assert [child.returncode for child in children] == [0] * 6, [err for _, err in outcomes]
+    applied = sorted(json.loads(out) for out, _ in outcomes)
+    assert applied == [[]] * 5 + [SHIPPED]
+    db = DatabaseService(
+        PostgresSettings(
+            host=fresh_database["host"],
+            port=fresh_database["port"],
+            db=fresh_database["dbname"],
+            user=fresh_database["user"],
+            password=Secret(fresh_database["password"]),
+            pool_min=1,
+            pool_max=1,
+        )
+    )
+    db.start()
+    try:
+        recorded = db.fetch_all("SELECT version FROM schema_migrations ORDER BY version")
+        assert recorded == [(n,) for n in range(1, len(SHIPPED) + 1)]
+        assert tables(db) >= DOCUMENTED_TABLES
+    finally:
+        db.close()

@@ -137,3 +137,54 @@ def test_watermark_moves_forward_only_and_knows_the_ticks_of_its_millisecond(dat
 def test_empty_batch_writes_nothing(database, store):
     assert store.save("EURUSD", make_ticks([])) == 0
     assert stored(database, store) == []
+
+
+def test_ticks_past_the_watermark_are_appended_and_the_rest_merged(database, store):
+    first = make_ticks([T0, T0 + 5, T0 + 5])
+    store.save("EURUSD", first, new_after=T0 - 1)
+    # The watermark is T0 + 5 (two ticks there); the next fetch restarts at that millisecond.
+    overlapping = np.concatenate((first[1:], make_ticks([T0 + 5, T0 + 9, T0 + 9], 1.2)))
+
+    written = store.save("EURUSD", overlapping, new_after=T0 + 5)
+
+    rows = stored(database, store)
+    assert written == 3  # the third tick of T0 + 5 (merged) and the two of T0 + 9 (appended)
+    assert [(r[0], r[1]) for r in rows] == [
+        (T0, 0), (T0 + 5, 0), (T0 + 5, 1), (T0 + 5, 2), (T0 + 9, 0), (T0 + 9, 1)
+    ]  # fmt: skip
+
+
+def test_a_wrong_watermark_falls_back_to_the_merge_and_changes_nothing(database, store):
+    ticks = make_ticks([T0, T0 + 1, T0 + 1, T0 + 7])
+    store.save("EURUSD", ticks)
+    before = stored(database, store)
+
+    # Told every tick is new although all are stored: the COPY meets the primary key,
+    # is rolled back, and the merge finds nothing to change.
+    with store.transaction() as conn:
+        again = store.save("EURUSD", ticks, conn=conn, new_after=T0 - 1)
+        conn.cursor().execute("SELECT 1")  # the transaction is still usable
+
+    assert again == 0
+    assert stored(database, store) == before
+
+
+def test_the_binary_append_stores_exactly_what_the_merge_stores(database):
+    merged, appended = TickStore(database, next(_accounts)), TickStore(database, next(_accounts))
+    ticks = make_ticks([T0, T0, T0 + 1, T0 + 86_400_000 * 40])  # two monthly partitions
+    ticks["last"] = [0.0, 1.5, float("nan"), 2.25]
+    ticks["volume"][-1] = 2**40
+    ticks["flags"][-1] = 2**30
+
+    assert merged.save("EUR/USD.é", ticks) == 4  # merged (no watermark given)
+    assert appended.save("EUR/USD.é", ticks, new_after=T0 - 1) == 4  # appended (binary COPY)
+
+    def rows(store):
+        extra = database.fetch_all(
+            "SELECT symbol, last FROM ticks WHERE account = %s ORDER BY time, ordinal",
+            (store._account,),
+        )
+        return [(*row, *more) for row, more in zip(stored(database, store), extra, strict=True)]
+
+    assert repr(rows(appended)) == repr(rows(merged))  # repr: NaN equals NaN
+    assert {r[8] for r in rows(appended)} == {"ticks_202603", "ticks_202605"}

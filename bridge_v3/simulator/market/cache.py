@@ -38,5 +38,10 @@ class ChunkCache:
                 self._items.popitem(last=False)
         return value
 
+    def nbytes(self) -> int:
+        """Bytes held by the cached arrays (what a memory benchmark charges to the simulator)."""
+        with self._lock:
+            return sum(getattr(value, "nbytes", 0) for value in self._items.values())
+
     def __len__(self) -> int:
         return len(self._items)

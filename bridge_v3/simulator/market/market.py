@@ -65,6 +65,10 @@ class Market:
         for symbol, path in (replays or {}).items():
             self._add_replay(symbol, path)
 
+    def cached_bytes(self) -> int:
+        """Bytes of generated bars and ticks held in the caches."""
+        return sum(cache.nbytes() for cache in self._caches)
+
     def _generated(self, spec: SymbolSpec) -> SymbolSeries:
         source = GeneratedSource(spec, self.seed, self.broker_time, *self._caches)
         return SymbolSeries(source, spec.digits, self._history_start)
