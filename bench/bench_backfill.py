@@ -330,9 +330,10 @@ def table(f: dict, *, quick: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stage(*, quick: bool) -> dict:
-    """The figures of a run at the full or quick sizes: ``bench.bench_pipeline``'s stage."""
-    return figures(measure(parse_args(["--quick"] if quick else [])))
+def stage(*, quick: bool, scale: bool = False) -> dict:
+    """The figures of a run at the full or quick sizes (with the big table if ``scale``):
+    ``bench.bench_pipeline``'s stage."""
+    return figures(measure(parse_args(["--quick"] * quick + ["--scale"] * scale)))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-minutes", type=int, help="minutes of closes for latency")
     parser.add_argument("--latency-lead", type=float, help="seconds run before the first close")
     parser.add_argument("--memory-minutes", type=float, help="long run for memory; 0 skips")
+    parser.add_argument(
+        "--scale", action="store_true", help="also backfill into a big bars table (minutes)"
+    )
     parser.add_argument("--verbose", action="store_true", help="the bridge's own log lines")
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     found = measure_bridge(args)
-    found["backfill_process"] = bench_backfill.stage(quick=args.quick)
+    found["backfill_process"] = bench_backfill.stage(quick=args.quick, scale=args.scale)
     periods = [p.strip() for p in args.tick_periods.split(",") if p.strip()]
     found["ticks"] = measures.tick_aggregation(args.ticks, periods, args.repeats)
     found["latency"] = bench_latency.measure(

@@ -15,6 +15,7 @@ AIM_AGAIN_RATIO = 0.50  # a second --backfill over stored rows: under half the f
 AIM_TICK_CATCHUP_PER_SECOND = 50_000
 AIM_MEMORY_MB = 150.0
 AIM_MEMORY_GROWTH_PCT = 10.0
+AIM_SCALE_RATIO = 0.80  # into a bars table already holding millions of rows
 
 
 def figures(found: dict) -> dict[str, float]:
@@ -123,6 +124,9 @@ def aims(f: dict[str, float]) -> dict[str, dict]:
         "backfill_process_vs_raw_copy": (AIM_COPY_RATIO, True),
         "backfill_again_vs_first": (AIM_AGAIN_RATIO, False),
     }
+    if "scale_backfill_vs_empty" in f:
+        checks["scale_backfill_vs_empty"] = (AIM_SCALE_RATIO, True)
+        checks["scale_cycle_vs_empty"] = (AIM_SCALE_RATIO, True)
     if "tick_catchup_ticks_per_s" in f:
         checks["tick_catchup_ticks_per_s"] = (AIM_TICK_CATCHUP_PER_SECOND, True)
     if "memory_rss_end_mb" in f:
@@ -217,6 +221,21 @@ def _process_rows(f: dict[str, float]) -> list[tuple]:
         ("--backfill again, all stored (s)", f"{f['backfill_again_seconds']:.2f}",
          "the first run (s)", f"{f['backfill_process_seconds']:.2f}",
          f"{f['backfill_again_vs_first']:.2f}", "backfill_again_vs_first", "< 0.50"),
+    ] + _scale_rows(f)  # fmt: skip
+
+
+def _scale_rows(f: dict[str, float]) -> list[tuple]:
+    """The big ``bars`` table (``--scale``), when it was measured."""
+    if "scale_rows_before" not in f:
+        return []
+    rows = f"{f['scale_rows_before']:,} rows"
+    return [
+        (f"backfill into {rows} (bars/s)", _n(f["scale_backfill_bars_per_s"]),
+         "the same into an empty table (bars/s)", _n(f["backfill_process_bars_per_s"]),
+         f"{f['scale_backfill_vs_empty']:.2f}", "scale_backfill_vs_empty", ">= 0.80"),
+        (f"steady cycle on {rows}: beyond terminal (ms)", f"{f['scale_cycle_overhead_ms']:.1f}",
+         "on an empty table (ratio of rates)", "", f"{f['scale_cycle_vs_empty']:.2f}",
+         "scale_cycle_vs_empty", ">= 0.80"),
     ]  # fmt: skip
 
 
