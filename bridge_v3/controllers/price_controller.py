@@ -122,8 +122,9 @@ class PriceController:
     def sync(self, symbol: str, timeframe: Timeframe) -> SyncResult:
         """Fetch, validate, store and publish what is new for one series."""
         now = self._clock()
-        fetched = [self._fetch(symbol, timeframe, now)]
-        return self._commit(self._prepare_all(fetched, now), now, publish=True)
+        ticks: dict[str, float | None] = {}
+        fetched = [self._fetch(symbol, timeframe, now, ticks)]
+        return self._commit(self._prepare_all(fetched, now, ticks), now, publish=True)
 
     def sync_all(self, series: Iterable[tuple[str, Timeframe]] | None = None) -> SyncResult:
         """One cycle for every series: fetch each (the terminal is serial anyway), then store
@@ -139,15 +140,16 @@ class PriceController:
             return SyncResult()
         now = self._clock()
         fetched, skipped = [], 0
+        ticks: dict[str, float | None] = {}  # a symbol's newest tick, asked once per cycle
         for symbol, timeframe in self.series if series is None else series:
             try:
-                fetched.append(self._fetch(symbol, timeframe, now))
+                fetched.append(self._fetch(symbol, timeframe, now, ticks))
             except TerminalDisconnectedError:
                 break  # the MT5 service logged it and reconnects; store what we have
             except (DependencyError, TerminalError) as error:
                 self._report_skipped(symbol, timeframe, error)
                 skipped += 1
-        batches = self._prepare_all(fetched, now)
+        batches = self._prepare_all(fetched, now, ticks)
         return replace(self._commit(batches, now, publish=True), skipped=skipped)
 
     def backfill(
@@ -218,13 +220,22 @@ class PriceController:
         return last - self._overlap * step
 
     def _fetch(
-        self, symbol: str, timeframe: Timeframe, now: float
+        self, symbol: str, timeframe: Timeframe, now: float, ticks: dict[str, float | None]
     ) -> tuple[str, Timeframe, np.ndarray]:
+        """The series' bars since its watermark. The symbol's newest tick is asked first, once
+        per cycle: only a tick shown before the bars proves them final. A tick asked after
+        them may be newer than bars that were still missing their last ticks when answered
+        (the terminal answers series one after another), and would close a partial bar."""
+        if symbol not in ticks:
+            ticks[symbol] = self._newest_tick(symbol)
         start = self._fetch_start(self.watermark(symbol, timeframe), timeframe, now)
         return symbol, timeframe, self._mt5.rates_range(symbol, timeframe.mt5, start, now)
 
     def _prepare_all(
-        self, fetched: list[tuple[str, Timeframe, np.ndarray]], now: float
+        self,
+        fetched: list[tuple[str, Timeframe, np.ndarray]],
+        now: float,
+        ticks: dict[str, float | None],
     ) -> list[_Batch]:
         """Closed, validated batches of the fetched series, in their order. The series of one
         timeframe are converted and validated together: a cycle's cost does not grow with
@@ -233,7 +244,6 @@ class PriceController:
         for position, (_, timeframe, _) in enumerate(fetched):
             by_timeframe.setdefault(timeframe.name, []).append(position)
         batches: list[_Batch | None] = [None] * len(fetched)
-        ticks: dict[str, float | None] = {}  # a symbol's newest tick, asked once per cycle
         for positions in by_timeframe.values():
             group = [fetched[p] for p in positions]
             prepared = self._prepare_group(group, now, ticks)
@@ -316,8 +326,9 @@ class PriceController:
     def _closed_by_ends(
         self, symbol: str, ends: np.ndarray, now: float, ticks: dict[str, float | None]
     ) -> np.ndarray:
-        """The newest tick is asked only when the host clock puts the last bar near its end,
-        and once per ``ticks`` (the symbol's other timeframes reuse it)."""
+        """The newest tick counts only when the host clock puts the last bar near its end.
+        A cycle took it before the bars (see ``_fetch``); a backfill asks it here, after
+        the bars it judges, which is safe there: the bars it stores are fetched later."""
         newest = None
         if needs_tick(ends, now):
             if symbol not in ticks:

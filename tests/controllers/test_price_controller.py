@@ -50,6 +50,7 @@ class EditingClient:
         self._client = client
         self.name = client.name
         self.edit: Edit | None = None
+        self.after_rates: Callable[[], None] | None = None  # runs once bars were answered
         self.calls: Counter[str] = Counter()
 
     def call(self, function: str, *args, **kwargs):
@@ -57,6 +58,8 @@ class EditingClient:
         result, error = self._client.call(function, *args, **kwargs)
         if function == "copy_rates_range" and self.edit is not None and result is not None:
             result = self.edit(np.array(result, copy=True))
+        if function == "copy_rates_range" and self.after_rates is not None:
+            self.after_rates()
         return result, error
 
     def close(self) -> None:
@@ -140,6 +143,27 @@ def test_a_cycle_asks_each_symbol_for_its_newest_tick_once(rig) -> None:
     assert result.new > 0 and result.skipped == 0
     assert client.calls["copy_rates_range"] == 3
     assert client.calls["symbol_info_tick"] == 1
+
+
+def test_a_tick_the_terminal_shows_after_the_bars_does_not_close_them(rig, fresh_database) -> None:
+    # 10:14:50, and the terminal takes 15 s to answer each series: by the time the bars
+    # are in, ticks past 10:15 exist. Those ticks say nothing of the bars already answered
+    # (the 10:14 bar in them is still missing its last ticks), so only a tick shown before
+    # the bars may close them; otherwise the partial bar is stored and "corrected" later.
+    start = datetime(2026, 3, 25, 10, 14, 50, tzinfo=timezone.utc).timestamp()
+    bridge, client, clock, real = rig(start=start, forex_timeframes=(M1, M5, M15))
+    client.after_rates = lambda: clock.advance(15)
+
+    first = bridge.prices.sync_all()
+    assert bars_on(fresh_database)[-1][0] == utc(2026, 3, 25, 10, 13)  # 10:14 was partial
+    client.after_rates = None
+    clock.advance(60)
+    second = bridge.prices.sync_all()
+
+    assert first.corrected == 0 and second.corrected == 0
+    for timeframe in (M1, M5, M15):
+        stored = bars_on(fresh_database, timeframe.name)
+        assert stored == terminal_closed_bars(real, "EURUSD", timeframe, stored[0][0], clock.now())
 
 
 # -- broker corrections and sequence faults -------------------------------------------------------
