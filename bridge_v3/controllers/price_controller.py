@@ -339,6 +339,8 @@ class PriceController:
     def _newest_tick(self, symbol: str) -> float | None:
         try:
             tick = self._mt5.tick(symbol)
+        except TerminalDisconnectedError:
+            raise  # the terminal is gone: the cycle stops here, as for a series' bars
         except (DependencyError, TerminalError):
             return None  # the host clock decides, after its grace period
         return int(tick.get("time_msc") or int(tick["time"]) * 1000) / 1000
