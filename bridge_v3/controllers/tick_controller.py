@@ -40,8 +40,11 @@ CHUNK_SECONDS = 3600  # the first window of a catch-up
 CHUNK_TICKS = 50_000  # what later windows aim to hold
 MAX_CHUNK_SECONDS = 6 * 3600
 MIN_CHUNK_SECONDS = 1
-# A window with more new ticks than this is a catch-up: its ticks go out in ``ticks`` batches.
-# Live syncs (every PRICE_FETCH_INTERVAL) bring far fewer and keep one ``tick`` message each.
+# A window that starts more than CATCH_UP_SECONDS before the sync is a catch-up (a restart,
+# an outage, a symbol's first window): its new ticks go out in ``ticks`` batches when there
+# are more than BATCH_ABOVE. Live syncs, however busy the symbol, keep one ``tick`` message
+# per tick, so a consumer of live ticks never has to read batches.
+CATCH_UP_SECONDS = 300
 BATCH_ABOVE = 100
 
 
@@ -127,7 +130,8 @@ class TickController:
         start, span = mark.time_msc, self._chunk_ms
         while True:
             end = min(now_msc, start + span)
-            result, mark = self._sync_window(symbol, start, end, mark)
+            catch_up = start < now_msc - CATCH_UP_SECONDS * 1000
+            result, mark = self._sync_window(symbol, start, end, mark, catch_up=catch_up)
             total += result
             if end >= now_msc:
                 break
@@ -144,7 +148,7 @@ class TickController:
             return self._marks.setdefault(symbol, first)
 
     def _sync_window(
-        self, symbol: str, start_msc: int, end_msc: int, mark: TickMark
+        self, symbol: str, start_msc: int, end_msc: int, mark: TickMark, *, catch_up: bool
     ) -> tuple[TickSyncResult, TickMark]:
         ticks = self._fetch(symbol, start_msc, end_msc)
         if ticks is None:
@@ -158,7 +162,7 @@ class TickController:
             stored = self._store.save(symbol, ticks, conn=conn, new_after=mark.time_msc)
             if len(fresh):
                 self._store.advance_watermark(symbol, new_mark.time_msc, conn=conn)
-                self._publisher.stage(conn, self._messages(symbol, fresh))
+                self._publisher.stage(conn, self._messages(symbol, fresh, catch_up))
         if not len(fresh):
             return TickSyncResult(len(ticks), stored, 0), mark
         mark = TickMark(new_mark.time_msc, new_mark.count + 1)
@@ -167,8 +171,10 @@ class TickController:
         self._publish(symbol, fresh)
         return TickSyncResult(len(ticks), stored, len(fresh)), mark
 
-    def _messages(self, symbol: str, fresh: np.ndarray) -> list[tuple[str, str, dict]]:
-        if len(fresh) > BATCH_ABOVE:
+    def _messages(
+        self, symbol: str, fresh: np.ndarray, catch_up: bool
+    ) -> list[tuple[str, str, dict]]:
+        if catch_up and len(fresh) > BATCH_ABOVE:
             return tick_batch_messages(self._publisher, symbol, fresh)
         return tick_messages(self._publisher, symbol, fresh)
 
