@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 ENVELOPE_VERSION = 1
 SEND_CHUNK = 1000  # messages per atomic server-side call
+# ... and at most this many bytes of envelopes (a ``ticks`` batch is ~60 kB): a call far
+# larger would block Redis and overflow subscribers' output buffers (32 MB by default),
+# which disconnects them.
+SEND_BYTES = 4 * 1024 * 1024
 # One batch in one server-side call: PUBLISH and XADD per message, then raise the seq
 # high-water mark (never lower it: a replayed older batch must not). Atomic, so a replay
 # after a failure never finds half a batch delivered; and one command per batch instead of
@@ -276,12 +280,13 @@ class RedisService:
     def send(self, prepared: Sequence[Prepared]) -> int:
         """Send already prepared messages (e.g. replayed from the outbox), in order.
 
-        Each chunk of up to ``SEND_CHUNK`` messages is one atomic server-side call, so Redis
-        is never blocked long and a failure leaves whole chunks delivered or not at all.
+        Each chunk of up to ``SEND_CHUNK`` messages and about ``SEND_BYTES`` is one atomic
+        server-side call, so Redis is never blocked long and a failure leaves whole chunks
+        delivered or not at all.
         """
         with self._send_lock:
-            for start in range(0, len(prepared), SEND_CHUNK):
-                self._send_chunk(prepared[start : start + SEND_CHUNK])
+            for chunk in send_chunks(prepared):
+                self._send_chunk(chunk)
         return len(prepared)
 
     def _send_chunk(self, prepared: Sequence[Prepared]) -> None:
@@ -327,6 +332,20 @@ class RedisService:
                 self._set_last(keys=keys, args=[max(ttl, 0), values], client=client)
             except redis.RedisError as error:
                 raise PublishError(f"Redis at {self.address}: {error}") from error
+
+
+def send_chunks(prepared: Sequence[Prepared]) -> Iterator[Sequence[Prepared]]:
+    """``prepared`` cut, in order, into runs of at most ``SEND_CHUNK`` messages and
+    ``SEND_BYTES`` of envelopes (a larger single message goes alone)."""
+    start, size = 0, 0
+    for end, item in enumerate(prepared):
+        length = len(item.envelope)
+        if end > start and (end - start >= SEND_CHUNK or size + length > SEND_BYTES):
+            yield prepared[start:end]
+            start, size = end, 0
+        size += length
+    if start < len(prepared):
+        yield prepared[start:]
 
 
 def _check_channels(channels: set[str]) -> None:

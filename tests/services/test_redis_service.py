@@ -14,7 +14,13 @@ import redis
 from bridge_v3.config.secret import Secret
 from bridge_v3.config.settings import RedisSettings
 from bridge_v3.exceptions import PublishError
-from bridge_v3.services.redis_service import RedisService
+from bridge_v3.services.redis_service import (
+    SEND_BYTES,
+    SEND_CHUNK,
+    Prepared,
+    RedisService,
+    send_chunks,
+)
 from tests.conftest import REDIS_HOST, REDIS_PORT
 
 EPOCH_1700000000 = "2023-11-14T22:13:20"  # 1700000000 s after 1970-01-01T00:00:00Z
@@ -197,6 +203,32 @@ def test_large_mixed_batch_keeps_order_per_stream(
     assert stream("bar") == [(n + 1, n) for n in range(2500) if n % 3]
     assert stream("account") == [(n + 1, n) for n in range(2500) if not n % 3]
     assert int(redis_client.get(f"{redis_prefix}:seq:bridge-a")) == 2500
+
+
+def test_calls_are_cut_by_count_and_by_bytes_in_order() -> None:
+    def made(sizes: list[int]) -> list[Prepared]:
+        return [Prepared("c", "ticks", "x" * size, n + 1) for n, size in enumerate(sizes)]
+
+    small = made([10] * (2 * SEND_CHUNK + 1))
+    assert [len(chunk) for chunk in send_chunks(small)] == [SEND_CHUNK, SEND_CHUNK, 1]
+    big = made([SEND_BYTES // 3] * 7 + [SEND_BYTES * 2, 5])  # one larger than a call goes alone
+    chunks = list(send_chunks(big))
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1, 1, 1]
+    assert all(sum(len(m.envelope) for m in c) <= SEND_BYTES for c in chunks if len(c) > 1)
+    assert [m.seq for chunk in chunks for m in chunk] == list(range(1, 10))
+
+
+def test_large_messages_go_in_several_calls_and_all_arrive_in_order(
+    service: RedisService, redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    # About 12 MB in 60 messages: more than one call's worth of bytes.
+    blob = "t" * 200_000
+    service.publish_many([("c:ticks", "ticks", {"n": n, "blob": blob}) for n in range(60)])
+
+    entries = redis_client.xrange(f"{redis_prefix}:stream:ticks")
+    envelopes = [json.loads(entry[b"envelope"]) for _, entry in entries]
+    assert [(e["seq"], e["data"]["n"]) for e in envelopes] == [(n + 1, n) for n in range(60)]
+    assert all(e["data"]["blob"] == blob for e in envelopes)
 
 
 def test_tabs_newlines_and_unicode_in_data_arrive_intact(
