@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from bridge_v3.services.publisher import Publisher
+from bridge_v3.services.redis_service import TICKS_PER_BATCH
 
 TICK_FIELDS = ("bid", "ask", "last", "volume", "flags", "volume_real")
-BATCH_SIZE = 1000
+BATCH_SIZE = TICKS_PER_BATCH  # the ``ticks`` stream's cap is sized by it
 
 
 def utc_iso_ms(time_msc: np.ndarray) -> np.ndarray:

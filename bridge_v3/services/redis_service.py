@@ -38,6 +38,8 @@ SEND_CHUNK = 1000  # messages per atomic server-side call
 # larger would block Redis and overflow subscribers' output buffers (32 MB by default),
 # which disconnects them.
 SEND_BYTES = 4 * 1024 * 1024
+TICKS_PER_BATCH = 1000  # at most, in one ``ticks`` message (tick_messages builds them)
+MIN_BATCH_STREAM = 100  # entries the ``ticks`` stream keeps at least
 # One batch in one server-side call: PUBLISH and XADD per message, then raise the seq
 # high-water mark (never lower it: a replayed older batch must not). Atomic, so a replay
 # after a failure never finds half a batch delivered; and one command per batch instead of
@@ -45,10 +47,9 @@ SEND_BYTES = 4 * 1024 * 1024
 # argument, a line per message, ``channel<TAB>stream index<TAB>envelope``: packing one
 # string costs the client nothing next to packing three per message. Compact JSON never
 # holds a raw tab or newline, and channels are checked for them before sending.
-# KEYS: seq key, stream keys. ARGV: maxlen, batch's top seq, the lines.
+# KEYS: seq key, stream keys. ARGV: batch's top seq, the lines, then each stream's maxlen.
 _SEND_BATCH = """
-local maxlen = ARGV[1]
-local batch = ARGV[3]
+local batch = ARGV[2]
 local size = #batch
 local pos = 1
 while pos <= size do
@@ -58,14 +59,15 @@ while pos <= size do
   local channel = string.sub(batch, pos, tab1 - 1)
   local envelope = string.sub(batch, tab2 + 1, stop - 1)
   redis.call('PUBLISH', channel, envelope)
-  redis.call('XADD', KEYS[tonumber(string.sub(batch, tab1 + 1, tab2 - 1))], 'MAXLEN', '~',
-             maxlen, '*', 'channel', channel, 'envelope', envelope)
+  local stream = tonumber(string.sub(batch, tab1 + 1, tab2 - 1))
+  redis.call('XADD', KEYS[stream], 'MAXLEN', '~', ARGV[stream + 1], '*',
+             'channel', channel, 'envelope', envelope)
   pos = stop + 1
 end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local top = tonumber(ARGV[2])
+local top = tonumber(ARGV[1])
 if top > current then
-  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[1])
   return top
 end
 return current
@@ -299,13 +301,21 @@ class RedisService:
             lines.append(f"{item.channel}\t{index}\t{item.envelope}")
         _check_channels({item.channel for item in prepared})
         keys = [self.key("seq", self._source), *(self.key("stream", t) for t in streams)]
-        args = [self._settings.stream_maxlen, max(item.seq for item in prepared), "\n".join(lines)]
+        top = max(item.seq for item in prepared)
+        args = [top, "\n".join(lines), *(self.stream_maxlen(t) for t in streams)]
         client = self._require()
         try:
             stored = self._send_batch(keys=keys, args=args, client=client)
         except redis.RedisError as error:
             raise PublishError(f"Redis at {self.address}: {error}") from error
         self.advance_seq(int(stored))
+
+    def stream_maxlen(self, type_: str) -> int:
+        """Entries a type's stream keeps: ``REDIS_STREAM_MAXLEN``, and for ``ticks`` batches
+        (up to TICKS_PER_BATCH ticks each) that many times fewer, so it holds about as many
+        ticks, and bytes, as the ``tick`` stream."""
+        maxlen = self._settings.stream_maxlen
+        return max(MIN_BATCH_STREAM, maxlen // TICKS_PER_BATCH) if type_ == "ticks" else maxlen
 
     # -- latest values -----------------------------------------------------------------------
 

@@ -231,6 +231,24 @@ def test_large_messages_go_in_several_calls_and_all_arrive_in_order(
     assert all(e["data"]["blob"] == blob for e in envelopes)
 
 
+def test_the_tick_batches_stream_keeps_about_as_many_ticks_as_the_tick_stream(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    service = make_service(redis_prefix, stream_maxlen=200_000)
+    service.start()
+    try:
+        assert service.stream_maxlen("tick") == 200_000
+        assert service.stream_maxlen("ticks") == 200
+        # ~ trimming works in whole radix-tree nodes: far more than the cap must go in.
+        service.publish_many([("c:ticks", "ticks", {"n": n}) for n in range(3000)])
+        service.publish_many([("c:tick", "tick", {"n": n}) for n in range(3000)])
+    finally:
+        service.close()
+
+    assert redis_client.xlen(f"{redis_prefix}:stream:ticks") < 1000
+    assert redis_client.xlen(f"{redis_prefix}:stream:tick") == 3000
+
+
 def test_tabs_newlines_and_unicode_in_data_arrive_intact(
     service: RedisService, redis_client: redis.Redis, redis_prefix: str, subscriber
 ) -> None:
